@@ -1,0 +1,251 @@
+"""Storing one batch of webhook items in one transaction: routing, dedup, status order.
+
+The statement count per batch does not grow with the batch, which is what makes group commit
+pay off: a few queries store hundreds of webhooks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mock_backend.db import conversations, insert_ignore, messages, utcnow
+from mock_backend.parse import Inbound, Item, Status
+from mock_backend.store import (
+    CONVERSATION_UPDATED,
+    JSON,
+    MESSAGE_STATUS,
+    NEW_MESSAGE,
+    Pending,
+    conversation_dict,
+    message_dict,
+)
+
+RANK = {"received": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4}
+
+
+def advances(current: str, new: str) -> bool:
+    """Statuses only move forward; `failed` is recorded once and then sticks."""
+    if current == "failed":
+        return False
+    if new == "failed":
+        return True
+    return RANK.get(new, -1) > RANK.get(current, -1)
+
+
+async def apply_batch(
+    conn: AsyncConnection, items: list[Item], default_owner: str
+) -> list[Pending]:
+    """Store `items` and return the events they cause, in arrival order."""
+    now = utcnow()
+    inbound = [i for i in items if isinstance(i, Inbound)]
+    statuses = [i for i in items if isinstance(i, Status)]
+
+    by_wamid: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if statuses:
+        rows = await conn.execute(
+            select(messages).where(messages.c.wamid.in_({s.wamid for s in statuses}))
+        )
+        for r in rows:
+            by_wamid[r.wamid].append(dict(r._mapping))
+
+    names: dict[str, str | None] = {m.phone: m.contact_name for m in inbound if m.contact_name}
+    phones = {m.phone for m in inbound}
+    phones |= {s.recipient_id for s in statuses if s.wamid not in by_wamid}
+    routes, convs = await _route(conn, phones, names, default_owner, now)
+    extra = {r["conversation_id"] for rs in by_wamid.values() for r in rs} - set(convs)
+    if extra:
+        for c in await conn.execute(select(conversations).where(conversations.c.id.in_(extra))):
+            convs[c.id] = dict(c._mapping)
+
+    new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for item in items:
+        if isinstance(item, Inbound):
+            for cid in routes[item.phone]:
+                new_rows.setdefault((cid, item.wamid), _row(cid, item, now))
+        elif item.wamid not in by_wamid:
+            for cid in routes[item.recipient_id]:
+                new_rows.setdefault((cid, item.wamid), _row(cid, item, now))
+    inserted = await _insert(conn, list(new_rows.values()))
+
+    pending: list[Pending] = []
+    unread: dict[int, list[JSON]] = defaultdict(list)
+    status_changes: dict[int, str] = {}
+    announced: set[tuple[int, str]] = set()
+    for item in items:
+        if isinstance(item, Inbound):
+            for cid in routes[item.phone]:
+                key = (cid, item.wamid)
+                if key not in inserted or key in announced:
+                    continue
+                announced.add(key)
+                row = inserted[key]
+                by_wamid[item.wamid].append(row)
+                owner = convs[cid]["owner"]
+                message = message_dict(row)
+                conv = conversation_dict(convs[cid], message)
+                unread[cid].append(conv)
+                pending.append(
+                    Pending(owner, NEW_MESSAGE, {"conversation_id": cid, "message": message})
+                )
+                pending.append(Pending(owner, CONVERSATION_UPDATED, {"conversation": conv}))
+        else:
+            created = [
+                inserted[(cid, item.wamid)]
+                for cid in routes.get(item.recipient_id, [])
+                if (cid, item.wamid) in inserted and (cid, item.wamid) not in announced
+            ]
+            for row in created:
+                announced.add((row["conversation_id"], item.wamid))
+                by_wamid[item.wamid].append(row)
+                pending.append(_status_event(convs, row, item))
+            if created:
+                continue
+            for row in by_wamid.get(item.wamid, []):
+                if advances(row["status"], item.status):
+                    row["status"] = item.status
+                    status_changes[row["id"]] = item.status
+                    pending.append(_status_event(convs, row, item))
+
+    if status_changes:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == bindparam("row_id"))
+            .values(status=bindparam("new_status")),
+            [{"row_id": i, "new_status": s} for i, s in status_changes.items()],
+        )
+    await _bump_unread(conn, unread, now)
+    return pending
+
+
+def _row(cid: int, item: Item, now: str) -> dict[str, Any]:
+    if isinstance(item, Inbound):
+        return {
+            "conversation_id": cid,
+            "wamid": item.wamid,
+            "direction": "inbound",
+            "from_phone": item.phone,
+            "type": item.type,
+            "text": item.text,
+            "timestamp": item.timestamp,
+            "status": "received",
+            "raw": item.raw,
+            "created_at": now,
+        }
+    return {
+        "conversation_id": cid,
+        "wamid": item.wamid,
+        "direction": "outbound",
+        "from_phone": "",
+        "type": "unknown",
+        "text": "",
+        "timestamp": item.timestamp,
+        "status": item.status,
+        "raw": item.raw,
+        "created_at": now,
+    }
+
+
+def _status_event(convs: dict[int, dict[str, Any]], row: dict[str, Any], item: Status) -> Pending:
+    payload: JSON = {
+        "conversation_id": row["conversation_id"],
+        "wamid": item.wamid,
+        "status": item.status,
+        "timestamp": item.timestamp,
+    }
+    if item.errors:
+        payload["errors"] = item.errors
+    return Pending(convs[row["conversation_id"]]["owner"], MESSAGE_STATUS, payload)
+
+
+async def _route(
+    conn: AsyncConnection, phones: set[str], names: dict[str, str | None], owner: str, now: str
+) -> tuple[dict[str, list[int]], dict[int, dict[str, Any]]]:
+    """Every conversation of each phone; a phone nobody has gets one for the default owner."""
+    routes: dict[str, list[int]] = defaultdict(list)
+    convs: dict[int, dict[str, Any]] = {}
+    if not phones:
+        return routes, convs
+
+    async def load(wanted: set[str]) -> None:
+        query = select(conversations).where(conversations.c.contact_phone.in_(wanted))
+        for c in await conn.execute(query.order_by(conversations.c.id)):
+            if c.id not in convs:
+                convs[c.id] = dict(c._mapping)
+                routes[c.contact_phone].append(c.id)
+
+    await load(phones)
+    missing = phones - set(routes)
+    if missing:
+        await conn.execute(
+            insert_ignore(conn.engine, conversations),
+            [
+                {
+                    "owner": owner,
+                    "contact_phone": p,
+                    "contact_name": names.get(p),
+                    "unread_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for p in sorted(missing)
+            ],
+        )
+        await load(missing)
+    return routes, convs
+
+
+async def _insert(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Insert-or-ignore; only rows actually inserted come back (and only they are pushed)."""
+    if not rows:
+        return {}
+    result = await conn.execute(
+        insert_ignore(conn.engine, messages).returning(
+            messages.c.id, messages.c.conversation_id, messages.c.wamid
+        ),
+        rows,
+    )
+    ids = {(r.conversation_id, r.wamid): r.id for r in result}
+    return {
+        (row["conversation_id"], row["wamid"]): {
+            **row,
+            "id": ids[(row["conversation_id"], row["wamid"])],
+        }
+        for row in rows
+        if (row["conversation_id"], row["wamid"]) in ids
+    }
+
+
+async def _bump_unread(conn: AsyncConnection, unread: dict[int, list[JSON]], now: str) -> None:
+    """Add each conversation's new messages to its unread count, and fix up the snapshots."""
+    if not unread:
+        return
+    await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == bindparam("conv_id"))
+        .values(
+            unread_count=conversations.c.unread_count + bindparam("n"),
+            last_message_id=bindparam("last_id"),
+            updated_at=now,
+        ),
+        [
+            {"conv_id": cid, "n": len(snaps), "last_id": snaps[-1]["last_message"]["id"]}
+            for cid, snaps in unread.items()
+        ],
+    )
+    rows = await conn.execute(
+        select(conversations.c.id, conversations.c.unread_count).where(
+            conversations.c.id.in_(list(unread))
+        )
+    )
+    for cid, total in rows:
+        snaps = unread[cid]
+        base = total - len(snaps)
+        for k, snap in enumerate(snaps, start=1):
+            snap["unread_count"] = base + k
+            snap["updated_at"] = now

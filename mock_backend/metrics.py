@@ -1,0 +1,72 @@
+"""Prometheus metrics, in a registry of the app's own (several apps can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "wasim_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "wasim_webhooks", "Webhook POSTs by outcome.", ["outcome"], registry=self.registry
+        )
+        self.webhook_errors = Counter(
+            "wasim_webhook_value_errors",
+            "value.errors[] entries received.",
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "wasim_events_emitted",
+            "Push events emitted, by transport and event.",
+            ["transport", "event"],
+            registry=self.registry,
+        )
+        self.connections = Gauge(
+            "wasim_open_connections",
+            "Open push connections by transport.",
+            ["transport"],
+            registry=self.registry,
+        )
+        self.queries = Counter(
+            "wasim_database_queries", "SQL statements executed.", registry=self.registry
+        )
+        for transport in ("socketio", "sse", "websocket"):
+            self.connections.labels(transport)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """Counts each HTTP request under its route template (`/conversations/{id}`, not the id)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(label, scope["method"], str(status)).inc()

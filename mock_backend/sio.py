@@ -1,0 +1,69 @@
+"""Socket.IO: JWT checked on connect, room `user:{id}`, resume from `last_event_id`, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import socketio
+from socketio.exceptions import ConnectionRefusedError
+
+from mock_backend.auth import Refused, authenticate
+from mock_backend.settings import Settings
+from mock_backend.state import Backend
+
+
+def make_server(settings: Settings) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=[settings.frontend_origin],
+        client_manager=manager,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def install_handlers(backend: Backend) -> None:
+    sio = backend.sio
+    gauge = backend.metrics.connections.labels("socketio")
+    expiries: dict[str, asyncio.TimerHandle] = {}
+
+    async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> None:
+        fields = auth if isinstance(auth, dict) else {}
+        try:
+            identity = authenticate(fields.get("token"), backend.settings)
+        except Refused as exc:
+            raise ConnectionRefusedError(str(exc)) from None
+        after = fields.get("last_event_id")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
+            raise ConnectionRefusedError("last_event_id must be an integer")
+        if identity.expires_at is not None:
+            delay = max(0.0, identity.expires_at - time.time())
+            expiries[sid] = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(sio.disconnect(sid))
+            )
+        gauge.inc()
+        room = f"user:{identity.user}"
+        if after is None:
+            await sio.enter_room(sid, room)
+        else:
+            # Runs after this handler returns, so the replay follows the CONNECT packet.
+            sio.start_background_task(resume, sid, identity.user, after)
+
+    async def resume(sid: str, user: str, after: int) -> None:
+        async with backend.hub.lock:
+            for event in await backend.replay(user, after):
+                await sio.emit(backend.hub.name(event), event.payload, to=sid)
+                backend.metrics.events.labels("socketio", event.kind).inc()
+            await sio.enter_room(sid, f"user:{user}")
+
+    async def disconnect(sid: str, reason: object = None) -> None:
+        timer = expiries.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        gauge.dec()
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)

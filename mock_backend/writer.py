@@ -1,0 +1,125 @@
+"""Group commit: one writer task stores every queued webhook in one transaction, then pushes.
+
+A request's future resolves only after the commit and the push, so 200 still means stored.
+A single writer also means concurrent webhooks never fight over SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mock_backend.hub import Hub
+from mock_backend.ingest import apply_batch
+from mock_backend.parse import Item
+from mock_backend.store import Pending, allocate
+
+log = logging.getLogger("mock_backend.writer")
+T = TypeVar("T")
+Job = Callable[[AsyncConnection], Awaitable[tuple[Any, list[Pending]]]]
+MAX_BATCH = 512
+
+
+@dataclass
+class _Work:
+    items: list[Item] | None = None
+    job: Job | None = None
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Writer:
+    def __init__(self, engine: AsyncEngine, hub: Hub, default_owner: str) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.default_owner = default_owner
+        self._queue: asyncio.Queue[_Work] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="mock-backend-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        while not self._queue.empty():
+            work = self._queue.get_nowait()
+            if not work.done.done():
+                work.done.set_exception(RuntimeError("server shutting down"))
+
+    async def ingest(self, items: list[Item]) -> None:
+        """Store and push `items`; returns once both are done."""
+        work = _Work(items=items)
+        self._queue.put_nowait(work)
+        await work.done
+
+    async def run(self, job: Job) -> Any:
+        """Run a write `job` in its own transaction; push its events; return its result."""
+        work = _Work(job=job)
+        self._queue.put_nowait(work)
+        return await work.done
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            webhooks = [w for w in batch if w.items is not None]
+            if webhooks:
+                await self._store_webhooks(webhooks)
+            for work in batch:
+                if work.job is not None:
+                    await self._commit(work, work.job)
+
+    async def _store_webhooks(self, webhooks: list[_Work]) -> None:
+        items = [item for w in webhooks for item in w.items or ()]
+
+        async def job(conn: AsyncConnection) -> tuple[None, list[Pending]]:
+            return None, await apply_batch(conn, items, self.default_owner)
+
+        try:
+            await self._transaction(job)
+        except Exception:
+            if len(webhooks) == 1:
+                log.exception("storing a webhook failed")
+                _fail(webhooks[0], RuntimeError("storage failed"))
+                return
+            # One bad webhook must not sink its batch: retry each on its own.
+            for work in webhooks:
+                await self._store_webhooks([work])
+            return
+        for work in webhooks:
+            _resolve(work, None)
+
+    async def _commit(self, work: _Work, job: Job) -> None:
+        try:
+            result = await self._transaction(job)
+        except Exception as exc:
+            _fail(work, exc)
+        else:
+            _resolve(work, result)
+
+    async def _transaction(self, job: Job) -> Any:
+        async with self.hub.lock:
+            async with self.engine.begin() as conn:
+                result, pending = await job(conn)
+                stored = await allocate(conn, pending)
+            await self.hub.publish(stored)
+        return result
+
+
+def _resolve(work: _Work, result: Any) -> None:
+    if not work.done.done():
+        work.done.set_result(result)
+
+
+def _fail(work: _Work, exc: BaseException) -> None:
+    if not work.done.done():
+        work.done.set_exception(exc)

@@ -1,0 +1,123 @@
+"""Shared fixtures: real servers on free ports, fresh databases, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from helpers import REQUIRE_SERVICES
+
+from mock_backend import Settings, create_app
+from wasim.server import ServerThread
+from wasim.tokens import mint_token
+
+POSTGRES_URL = os.environ.get(
+    "WASIM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("WASIM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("WASIM_") and not name.startswith("WASIM_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+def reachable(url: str) -> bool:
+    parts = urlsplit(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 1.0):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(url: str, what: str) -> None:
+    if reachable(url):
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} at {url} is unreachable, and WASIM_REQUIRE_SERVICES=1")
+    pytest.skip(f"{what} at {url} is unreachable on this machine")
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg
+
+    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to a fresh, empty PostgreSQL database, dropped afterwards."""
+    need_service(POSTGRES_URL, "PostgreSQL")
+    name = f"wasim_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need_service(REDIS_URL, "Redis")
+    return REDIS_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'wasim.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs twice: on a SQLite file and on the local PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'wasim.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings(database_url=sqlite_url)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[ServerThread]:
+    """The bundled backend served by uvicorn on a free port, on a fresh SQLite file."""
+    with ServerThread(create_app(settings)) as running:
+        yield running
+
+
+@pytest.fixture
+def backend_url(server: ServerThread) -> str:
+    return server.url
+
+
+@pytest.fixture
+def token_for(settings: Settings) -> Callable[[str], str]:
+    def mint(user: str) -> str:
+        return mint_token(
+            user, secret=settings.jwt_secret, claim=settings.jwt_claim, expires_in=600
+        )
+
+    return mint
+
+
+@pytest.fixture
+async def http(backend_url: str) -> AsyncIterator[object]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=backend_url, timeout=10) as client:
+        yield client

@@ -1,0 +1,94 @@
+"""The official JavaScript socket.io-client against the bundled backend (Node.js required)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import REQUIRE_SERVICES, sign
+
+NODE_DIR = Path(__file__).parent / "node"
+pytestmark = pytest.mark.node
+
+
+def _need_node() -> str:
+    node = shutil.which("node")
+    installed = (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
+    if node and installed:
+        return node
+    reason = "Node.js is not installed" if not node else "run: npm ci --prefix tests/node"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"the socket.io-client test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+async def _start(url: str, token: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        _need_node(),
+        str(NODE_DIR / "listen.mjs"),
+        url,
+        token,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+    )
+
+
+async def _line(proc: asyncio.subprocess.Process) -> dict[str, object]:
+    assert proc.stdout is not None
+    raw = await asyncio.wait_for(proc.stdout.readline(), timeout=20)
+    return dict(json.loads(raw))
+
+
+def _webhook(wamid: str) -> bytes:
+    message = {
+        "from": "5215512345678",
+        "id": wamid,
+        "timestamp": "1750000000",
+        "text": {"body": "hola desde node"},
+        "type": "text",
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5215512345678"}],
+        "messages": [message],
+    }
+    envelope = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+    }
+    return json.dumps(envelope).encode()
+
+
+async def test_node_client_receives_new_message(
+    backend_url: str, token_for: Callable[[str], str]
+) -> None:
+    proc = await _start(backend_url, token_for("demo"))
+    assert await _line(proc) == {"connected": True}
+    body = _webhook("wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFDNBMDAwMDAwMDAwMDAwMDAwMDAA")
+    async with httpx.AsyncClient(base_url=backend_url) as client:
+        answer = await client.post(
+            "/api/whatsapp/webhook",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)},
+        )
+    assert answer.status_code == 200
+    received = await _line(proc)
+    assert received["event"] == "new_message"
+    data = received["data"]
+    assert isinstance(data, dict)
+    assert data["message"]["wamid"].startswith("wamid.HBgN")
+    assert await proc.wait() == 0
+
+
+async def test_node_client_is_refused_without_token(backend_url: str) -> None:
+    proc = await _start(backend_url, "")
+    refused = await _line(proc)
+    assert "connect_error" in refused
+    assert await proc.wait() == 2

@@ -1,0 +1,3 @@
+from wasim.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""`wasim bench`: polling versus push, measured end to end against a scenario.
+
+`load(name_or_path)` reads a scenario; `run_bench(scenario)` runs it and returns a
+`BenchResult`; `write_reports` and `render_result` turn that into files and terminal output.
+"""
+
+from wasim.bench.loader import load, loads
+from wasim.bench.render import render_result
+from wasim.bench.reports import write_reports
+from wasim.bench.results import BenchResult
+from wasim.bench.runner import Progress, run_bench
+from wasim.bench.scenario import Scenario
+
+__all__ = [
+    "BenchResult",
+    "Progress",
+    "Scenario",
+    "load",
+    "loads",
+    "render_result",
+    "run_bench",
+    "write_reports",
+]

@@ -1,0 +1,97 @@
+"""The bench's simulated clients: each is one or more listeners of one user, in one group.
+
+A `hybrid` client is a Socket.IO listener plus a slow polling fallback; it holds a message as
+soon as either of them shows it, which is what the measurement takes (first seen per client).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from wasim.bench.scenario import ClientGroup
+from wasim.transports.base import Listener
+from wasim.transports.config import ListenerConfig, PollConfig
+from wasim.transports.factory import make_listener
+
+
+@dataclass
+class Client:
+    """One simulated browser tab: a user, its group, and the listeners it uses."""
+
+    id: str
+    group: str
+    kind: str
+    user: str
+    visible: bool
+    listeners: list[Listener] = field(default_factory=list)
+    push_bytes: int = 0
+
+    def counters(self) -> dict[str, int]:
+        """Cumulative cost. Push listeners do not count their own traffic, so a push
+        connection counts one request per (re)connect and the JSON size of its events."""
+        totals = {"requests": 0, "bytes": self.push_bytes, "not_modified": 0, "errors": 0}
+        totals["reconnects"] = 0
+        for listener in self.listeners:
+            stats = listener.stats
+            pushed = listener.transport != "poll"
+            totals["requests"] += stats.requests + (1 + stats.reconnects if pushed else 0)
+            totals["bytes"] += stats.bytes_received
+            totals["not_modified"] += stats.not_modified
+            totals["errors"] += stats.errors
+            totals["reconnects"] += stats.reconnects
+        return totals
+
+
+def listener_config(group: ClientGroup, base_url: str, user: str, token: str) -> ListenerConfig:
+    """The transport settings of a group, with its paths and event names."""
+    return ListenerConfig(
+        base_url=base_url,
+        token=token,
+        user=user,
+        events=(
+            group.event_new_message,
+            group.event_conversation_updated,
+            group.event_message_status,
+        ),
+        socketio_path=group.socketio_path,
+        stream_path=group.stream_path,
+        ws_path=group.ws_path,
+        conversations_path=group.conversations_path,
+    )
+
+
+def build_clients(
+    group: ClientGroup,
+    base_url: str,
+    users: list[str],
+    tokens: dict[str, str],
+    open_conversation: dict[str, int | None],
+    http: httpx.AsyncClient,
+) -> list[Client]:
+    """Every client of a group: `per_user` for each user; the first share of them hidden."""
+    plan = group.polling
+    total = len(users) * group.per_user
+    hidden = round(total * plan.hidden_share) if plan is not None else 0
+    clients: list[Client] = []
+    for index in range(total):
+        user = users[index % len(users)]
+        visible = index >= hidden
+        config = listener_config(group, base_url, user, tokens[user])
+        client = Client(f"{group.label}:{user}:{index}", group.label, group.kind, user, visible)
+        if group.kind in ("socketio", "sse", "ws", "hybrid"):
+            push = "socketio" if group.kind == "hybrid" else group.kind
+            client.listeners.append(make_listener(push, config, http))
+        if plan is not None:
+            poll = PollConfig(
+                list_interval=plan.list_interval,
+                list_pollers=plan.list_pollers,
+                detail_interval=plan.detail_interval,
+                conversation_id=open_conversation.get(user),
+                etag=plan.etag,
+                hidden=not visible,
+            )
+            client.listeners.append(make_listener("poll", replace(config, poll=poll), http))
+        clients.append(client)
+    return clients

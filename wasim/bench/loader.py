@@ -1,0 +1,156 @@
+"""Finding and loading scenario files; every error names the file, the line and the field."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wasim.bench.scenario import Scenario
+from wasim.bench.thresholds import parse_threshold
+from wasim.errors import ConfigError
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"']+)\s*=")
+
+
+def scenarios_dir() -> Path:
+    """Bundled scenarios: inside the installed package (wheel), else the repository's folder."""
+    packaged = Path(str(importlib.resources.files("wasim") / "scenarios"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def bundled_names() -> list[str]:
+    folder = scenarios_dir()
+    return sorted(path.stem for path in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path to an existing file, or the name of a bundled scenario (`seed`, `ci-smoke`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = scenarios_dir() / f"{name_or_path}.toml"
+    if "/" not in name_or_path and bundled.is_file():
+        return bundled
+    names = ", ".join(bundled_names()) or "none"
+    raise ConfigError(f"no scenario file or bundled scenario {name_or_path!r} (bundled: {names})")
+
+
+def load(name_or_path: str) -> Scenario:
+    """Read, parse and validate a scenario, by path or bundled name."""
+    path = resolve(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read scenario {path}: {exc}") from None
+    return loads(text, source=str(path))
+
+
+def loads(text: str, source: str = "<scenario>") -> Scenario:
+    """Parse and validate scenario TOML text; errors read `source:line: field: problem`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        raise ConfigError(f"{source}:{line}: not valid TOML: {exc}") from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        field = _dotted(loc) or "(top level)"
+        line = find_line(text, loc)
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}:{line}: {field}: {first['msg']}{more}") from None
+    for index, expression in enumerate(scenario.thresholds):
+        try:
+            parse_threshold(expression)
+        except ConfigError as exc:
+            line = _line_containing(text, expression) or find_line(text, ("thresholds",))
+            raise ConfigError(f"{source}:{line}: thresholds[{index}]: {exc}") from None
+    return scenario
+
+
+def _line_containing(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+def _line_from_message(message: str) -> int:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else 1
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def find_line(text: str, loc: tuple[Any, ...]) -> int:
+    """The 1-based line where the key at `loc` is written, or its nearest enclosing table."""
+    keys = tuple(part for part in loc if isinstance(part, str))
+    arrays: dict[str, int] = {}
+    table: tuple[str, ...] = ()
+    table_index: dict[tuple[str, ...], int] = {}
+    best_line, best_depth = 1, -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = tuple(_unquote(part) for part in header.group(2).split("."))
+            if header.group(1) == "[[":
+                arrays[".".join(table)] = arrays.get(".".join(table), -1) + 1
+            table_index[table] = number
+            path = _with_indexes(table, arrays)
+            depth = _match_depth(path, loc)
+            if depth > best_depth:
+                best_line, best_depth = number, depth
+            continue
+        key = _KEY.match(line)
+        if key is None:
+            continue
+        path = _with_indexes(table, arrays) + tuple(
+            _unquote(part) for part in key.group(1).split(".")
+        )
+        depth = _match_depth(path, loc)
+        if depth > best_depth or (depth == best_depth and len(path) == depth == len(loc)):
+            best_line, best_depth = number, depth
+    if best_depth <= 0 and keys:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if re.search(rf"\b{re.escape(keys[-1])}\b", line):
+                return number
+    return best_line
+
+
+def _with_indexes(table: tuple[str, ...], arrays: dict[str, int]) -> tuple[Any, ...]:
+    path: list[Any] = []
+    for depth, part in enumerate(table, start=1):
+        path.append(part)
+        index = arrays.get(".".join(table[:depth]))
+        if index is not None:
+            path.append(index)
+    return tuple(path)
+
+
+def _match_depth(path: tuple[Any, ...], loc: tuple[Any, ...]) -> int:
+    """How many leading parts of `loc` this line's key path covers (-1: a different branch)."""
+    if len(path) > len(loc) or tuple(loc[: len(path)]) != path:
+        return -1
+    return len(path)
+
+
+def _unquote(part: str) -> str:
+    return part.strip().strip("\"'")

@@ -1,0 +1,280 @@
+"""The result of a bench run, and its stable JSON form (schema `wasim.bench/1`).
+
+JSON document (`BenchResult.to_dict()`); fields are only ever added within a schema version:
+
+    schema        "wasim.bench/1"
+    scenario      scenario name;  target: the backend URL;  started_at: ISO 8601 (UTC)
+    duration_s    wall time of the measured window (after warm-up, including the drain)
+    suspect       true when the load generator was saturated (see `saturation`)
+    warnings      [text]
+    traffic       {messages, measured, posts, duplicates, send_errors, rate}
+    groups        [{name, kind, clients, visible_clients, users,
+                    latency {count, mean, p50, p90, p95, p99, max} (ms), histogram (HdrHistogram
+                    base64, mergeable), expected, delivered, delivery_ratio, missing_count,
+                    missing [{wamid, user, client}] (first 20), requests, bytes, not_modified,
+                    errors, reconnects, requests_per_minute, requests_per_user_hour,
+                    bytes_per_user_hour, per_user {user: {requests, bytes}},
+                    expected_latency {interval_s, mean_ms, max_ms} | null}]
+    server        backend `/metrics` counters that moved during the run | null
+    saturation    {cpu_percent_mean, cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms,
+                   suspect, reasons}
+    figures       {dotted figure name: number}: what thresholds and baselines read
+    thresholds    [{expression, figure, actual, passed, message}]
+    regressions   [{figure, baseline, actual, change, passed}]
+    passed        every threshold held and no regression beyond the allowance
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasim.bench.thresholds import Outcome
+from wasim.stats import LatencySummary
+
+SCHEMA = "wasim.bench/1"
+MISSING_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Missing:
+    wamid: str
+    user: str
+    client: str
+
+
+@dataclass(frozen=True)
+class ExpectedLatency:
+    """The analytical latency of polling every `interval_s`: mean T/2, worst T."""
+
+    interval_s: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.interval_s * 500.0
+
+    @property
+    def max_ms(self) -> float:
+        return self.interval_s * 1000.0
+
+
+@dataclass
+class GroupResult:
+    """Figures of one client group (one column of the comparison table)."""
+
+    name: str
+    kind: str
+    clients: int
+    visible_clients: int
+    users: int
+    latency: LatencySummary
+    histogram: str
+    expected: int
+    delivered: int
+    missing: list[Missing]
+    missing_count: int
+    requests: int
+    bytes: int
+    not_modified: int
+    errors: int
+    reconnects: int
+    window_s: float
+    per_user: dict[str, dict[str, int]] = field(default_factory=dict)
+    expected_latency: ExpectedLatency | None = None
+
+    @property
+    def delivery_ratio(self) -> float:
+        return self.delivered / self.expected if self.expected else 1.0
+
+    @property
+    def requests_per_minute(self) -> float:
+        return self.requests * 60.0 / self.window_s if self.window_s else 0.0
+
+    @property
+    def requests_per_user_hour(self) -> float:
+        return self.requests_per_minute * 60.0 / max(self.users, 1)
+
+    @property
+    def bytes_per_user_hour(self) -> float:
+        return self.bytes * 3600.0 / self.window_s / max(self.users, 1) if self.window_s else 0.0
+
+    def figures(self) -> dict[str, float]:
+        prefix = self.name
+        figures: dict[str, float] = {
+            f"{prefix}.latency.{key}": float(value)
+            for key, value in self.latency.as_dict().items()
+            if key != "count" and self.latency.count
+        }
+        figures.update(
+            {
+                f"{prefix}.delivered": float(self.delivered),
+                f"{prefix}.expected": float(self.expected),
+                f"{prefix}.missing": float(self.missing_count),
+                f"{prefix}.delivery_ratio": self.delivery_ratio,
+                f"{prefix}.requests": float(self.requests),
+                f"{prefix}.requests_per_minute": self.requests_per_minute,
+                f"{prefix}.requests_per_user_hour": self.requests_per_user_hour,
+                f"{prefix}.bytes_per_user_hour": self.bytes_per_user_hour,
+                f"{prefix}.not_modified": float(self.not_modified),
+                f"{prefix}.errors": float(self.errors),
+                f"{prefix}.reconnects": float(self.reconnects),
+            }
+        )
+        return figures
+
+    def to_dict(self) -> dict[str, Any]:
+        expected = self.expected_latency
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "clients": self.clients,
+            "visible_clients": self.visible_clients,
+            "users": self.users,
+            "latency": self.latency.as_dict(),
+            "histogram": self.histogram,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            "delivery_ratio": self.delivery_ratio,
+            "missing_count": self.missing_count,
+            "missing": [vars(item) for item in self.missing[:MISSING_SHOWN]],
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "not_modified": self.not_modified,
+            "errors": self.errors,
+            "reconnects": self.reconnects,
+            "requests_per_minute": self.requests_per_minute,
+            "requests_per_user_hour": self.requests_per_user_hour,
+            "bytes_per_user_hour": self.bytes_per_user_hour,
+            "per_user": self.per_user,
+            "expected_latency": None
+            if expected is None
+            else {
+                "interval_s": expected.interval_s,
+                "mean_ms": expected.mean_ms,
+                "max_ms": expected.max_ms,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """How busy the load generator itself was; `suspect` when its timings cannot be trusted."""
+
+    cpu_percent_mean: float = 0.0
+    cpu_percent_max: float = 0.0
+    loop_lag_p99_ms: float = 0.0
+    loop_lag_max_ms: float = 0.0
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def suspect(self) -> bool:
+        return bool(self.reasons)
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    messages: int = 0
+    measured: int = 0
+    posts: int = 0
+    duplicates: int = 0
+    send_errors: int = 0
+    rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One figure compared with the baseline; `change` is relative (0.25 = 25% worse)."""
+
+    figure: str
+    baseline: float
+    actual: float
+    change: float
+    passed: bool
+
+
+@dataclass
+class BenchResult:
+    scenario: str
+    target: str
+    started_at: float
+    duration_s: float
+    traffic: TrafficSummary
+    groups: list[GroupResult]
+    saturation: Saturation = field(default_factory=Saturation)
+    server: dict[str, float] | None = None
+    warnings: list[str] = field(default_factory=list)
+    thresholds: list[Outcome] = field(default_factory=list)
+    regressions: list[Regression] = field(default_factory=list)
+
+    @property
+    def suspect(self) -> bool:
+        return self.saturation.suspect
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.thresholds) and all(r.passed for r in self.regressions)
+
+    @property
+    def delivery_ratio(self) -> float:
+        expected = sum(group.expected for group in self.groups)
+        delivered = sum(group.delivered for group in self.groups)
+        return delivered / expected if expected else 1.0
+
+    def figures(self) -> dict[str, float]:
+        figures: dict[str, float] = {
+            "delivery_ratio": self.delivery_ratio,
+            "messages": float(self.traffic.messages),
+            "send_errors": float(self.traffic.send_errors),
+        }
+        for group in self.groups:
+            figures.update(group.figures())
+        for name, value in (self.server or {}).items():
+            figures[f"server.{name}"] = value
+        return figures
+
+    def failures(self) -> list[str]:
+        failed = [o.message for o in self.thresholds if not o.passed]
+        failed += [
+            f"{r.figure} regressed {r.change:+.0%} against the baseline "
+            f"({r.baseline:.4g} → {r.actual:.4g})"
+            for r in self.regressions
+            if not r.passed
+        ]
+        return failed
+
+    def to_dict(self) -> dict[str, Any]:
+        started = datetime.datetime.fromtimestamp(self.started_at, datetime.UTC)
+        return {
+            "schema": SCHEMA,
+            "scenario": self.scenario,
+            "target": self.target,
+            "started_at": started.isoformat(),
+            "duration_s": self.duration_s,
+            "suspect": self.suspect,
+            "warnings": self.warnings,
+            "traffic": vars(self.traffic),
+            "groups": [group.to_dict() for group in self.groups],
+            "server": self.server,
+            "saturation": {
+                "cpu_percent_mean": self.saturation.cpu_percent_mean,
+                "cpu_percent_max": self.saturation.cpu_percent_max,
+                "loop_lag_p99_ms": self.saturation.loop_lag_p99_ms,
+                "loop_lag_max_ms": self.saturation.loop_lag_max_ms,
+                "suspect": self.saturation.suspect,
+                "reasons": list(self.saturation.reasons),
+            },
+            "figures": self.figures(),
+            "thresholds": [
+                {
+                    "expression": o.threshold.expression,
+                    "figure": o.threshold.figure,
+                    "actual": o.actual,
+                    "passed": o.passed,
+                    "message": o.message,
+                }
+                for o in self.thresholds
+            ],
+            "regressions": [vars(r) for r in self.regressions],
+            "passed": self.passed,
+        }

@@ -1,0 +1,237 @@
+"""Bench scenarios: what to run, as validated pydantic models loaded from TOML.
+
+A scenario names the backend (a URL, or `spawn = true` for the bundled one), how users
+authenticate, the setup requests that create their conversations, the users and contacts,
+the webhook traffic, the client groups (one column each in the report) and the thresholds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from wasim import defaults
+
+Kind = Literal["poll", "poll-optimized", "socketio", "sse", "ws", "hybrid"]
+POLL_KINDS = ("poll", "poll-optimized")
+PUSH_KINDS = ("socketio", "sse", "ws")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a text such as `500ms`, `30s`, `2m`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s or 500ms")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration such as 30s or 500ms")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backend(_Model):
+    """Where the webhooks go: a running backend's URL, or the bundled one spawned for the run."""
+
+    url: str | None = None
+    spawn: bool = False
+    webhook_path: str = defaults.WEBHOOK_PATH
+    app_secret: str = defaults.APP_SECRET
+    verify_token: str = defaults.VERIFY_TOKEN
+    metrics_path: str | None = "/metrics"
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Backend:
+        if self.url is None and not self.spawn:
+            raise ValueError("give either url = '...' or spawn = true")
+        if self.url is not None and self.spawn:
+            raise ValueError("url and spawn = true exclude each other")
+        return self
+
+
+class LoginRequest(_Model):
+    """One request per user whose JSON response holds the user's token."""
+
+    method: str = "POST"
+    path: str
+    body: dict[str, Any] = Field(default_factory=dict)
+    token: str = "token"
+
+
+class Auth(_Model):
+    """JWT minted locally (default), fixed tokens per user, or a login request per user."""
+
+    jwt_secret: str = defaults.JWT_SECRET
+    claim: str = defaults.JWT_CLAIM
+    algorithm: str = defaults.JWT_ALGORITHM
+    expires_in: Duration = 3600.0
+    tokens: dict[str, str] | None = None
+    login: LoginRequest | None = None
+
+
+class SetupRequest(_Model):
+    """A request made once per user or per contact before traffic starts.
+
+    `body` strings are templates: `{user}`, `{contact.phone}`, `{contact.name}`, and any
+    value captured earlier; `capture` maps a name to a dotted path in the JSON response.
+    """
+
+    per: Literal["user", "contact"] = "contact"
+    method: str = "POST"
+    path: str
+    body: dict[str, Any] | None = None
+    capture: dict[str, str] = Field(default_factory=dict)
+
+
+class Users(_Model):
+    count: int = Field(default=10, ge=1, le=10_000)
+    names: list[str] | None = None
+    prefix: str = "user"
+    contacts_per_user: int = Field(default=1, ge=1, le=100)
+
+    def user_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
+        return [f"{self.prefix}{index + 1}" for index in range(self.count)]
+
+
+class Traffic(_Model):
+    """Webhook traffic on an open-model schedule: `rate` messages per second."""
+
+    rate: float = Field(default=1.0, gt=0, le=10_000)
+    duration: Duration | None = None
+    count: int | None = Field(default=None, ge=1)
+    warmup: Duration = 0.0
+    drain: Duration | None = None
+    mix: dict[str, float] = Field(default_factory=lambda: {"text": 1.0})
+    batch: int = Field(default=1, ge=1, le=100)
+    duplicates: float = Field(default=0.0, ge=0, le=1)
+    meta_style: bool = True
+    seed: int | None = 1
+
+    @model_validator(mode="after")
+    def _length(self) -> Traffic:
+        if (self.duration is None) == (self.count is None):
+            raise ValueError("give exactly one of duration or count")
+        return self
+
+    @property
+    def messages(self) -> int:
+        if self.count is not None:
+            return self.count
+        return max(1, round((self.duration or 0.0) * self.rate))
+
+
+class ClientGroup(_Model):
+    """One client per user (or `per_user`) of one kind; its figures make one report column."""
+
+    kind: Kind
+    name: str | None = None
+    per_user: int = Field(default=1, ge=1, le=100)
+    list_interval: Duration | None = None
+    list_pollers: int | None = Field(default=None, ge=0, le=10)
+    detail_interval: Duration | None = None
+    etag: bool | None = None
+    hidden_share: float | None = Field(default=None, ge=0, le=1)
+    fallback_interval: Duration = 30.0
+    conversations_path: str = defaults.CONVERSATIONS_PATH
+    stream_path: str = defaults.STREAM_PATH
+    ws_path: str = defaults.WS_PATH
+    socketio_path: str = defaults.SOCKETIO_PATH
+    event_new_message: str = defaults.EVENT_NEW_MESSAGE
+    event_conversation_updated: str = defaults.EVENT_CONVERSATION_UPDATED
+    event_message_status: str = defaults.EVENT_MESSAGE_STATUS
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    @property
+    def polling(self) -> PollPlan | None:
+        """The polling pattern of this group, with the kind's defaults filled in."""
+        if self.kind == "poll":
+            base = PollPlan(5.0, 2, 3.0, False, 0.0)
+        elif self.kind == "poll-optimized":
+            base = PollPlan(10.0, 1, 5.0, True, 0.3)
+        elif self.kind == "hybrid":
+            base = PollPlan(self.fallback_interval, 1, None, True, 0.0)
+        else:
+            return None
+        return PollPlan(
+            self.list_interval if self.list_interval is not None else base.list_interval,
+            self.list_pollers if self.list_pollers is not None else base.list_pollers,
+            self.detail_interval if self.detail_interval is not None else base.detail_interval,
+            self.etag if self.etag is not None else base.etag,
+            self.hidden_share if self.hidden_share is not None else base.hidden_share,
+        )
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """Intervals of a polling client: the list from `list_pollers` places, the open chat."""
+
+    list_interval: float
+    list_pollers: int
+    detail_interval: float | None
+    etag: bool
+    hidden_share: float
+
+    @property
+    def requests_per_minute(self) -> float:
+        """Requests one visible client makes per minute."""
+        per_minute = self.list_pollers * 60.0 / self.list_interval
+        if self.detail_interval:
+            per_minute += 60.0 / self.detail_interval
+        return per_minute
+
+    @property
+    def interval(self) -> float:
+        """The shortest interval at which a new message can show up (the open chat's)."""
+        return self.detail_interval or self.list_interval
+
+
+class Scenario(_Model):
+    """A whole bench run; see `scenarios/seed.toml` for every field in use."""
+
+    name: str = "scenario"
+    description: str = ""
+    backend: Backend = Field(default_factory=lambda: Backend(spawn=True))
+    auth: Auth = Field(default_factory=Auth)
+    setup: list[SetupRequest] = Field(
+        default_factory=lambda: [
+            SetupRequest(
+                path=defaults.CONVERSATIONS_PATH,
+                body={"contact_phone": "{contact.phone}", "contact_name": "{contact.name}"},
+                capture={"conversation_id": "id"},
+            )
+        ]
+    )
+    users: Users = Field(default_factory=Users)
+    traffic: Traffic = Field(default_factory=lambda: Traffic(duration=30.0))
+    clients: list[ClientGroup] = Field(min_length=1)
+    thresholds: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Scenario:
+        labels = [group.label for group in self.clients]
+        duplicated = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicated:
+            raise ValueError(f"client group names must differ: {', '.join(duplicated)}")
+        return self

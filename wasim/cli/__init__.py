@@ -1,0 +1,15 @@
+"""wasim's command line: thin Typer commands over the importable async library."""
+
+from __future__ import annotations
+
+from wasim.cli import (
+    bench,  # noqa: F401
+    listen,  # noqa: F401
+    send,  # noqa: F401
+    serve,  # noqa: F401  (each module registers its commands on `app`)
+)
+from wasim.cli._app import app
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,99 @@
+"""`wasim bench`: run a scenario, print the comparison table, write reports, set the exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from wasim.bench import Progress as BenchProgress
+from wasim.bench import load, render_result, run_bench, write_reports
+from wasim.bench.baseline import load_baseline
+from wasim.bench.runner import ProgressCallback
+from wasim.bench.thresholds import parse_percentage
+from wasim.cli._app import app, console, err_console, fail, run
+from wasim.errors import ConfigError, ThresholdError
+
+
+@app.command("bench")
+def bench_command(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario file, or a bundled name: seed, ci-smoke.")
+    ] = "seed",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (schema wasim.bench/1).")
+    ] = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json-file", help="Also write the JSON result here.")
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML here: one test case per threshold.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="An earlier --json result to compare against.")
+    ] = None,
+    max_regression: Annotated[
+        str, typer.Option(help="Allowed worsening against --baseline, e.g. 20%.")
+    ] = "20%",
+    progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
+) -> None:
+    """Measure polling versus push end to end; exit 0 if every threshold holds, 1 if one fails,
+    2 on a usage or scenario error, 3 when the run broke (backend unreachable or gone).
+
+    Example: wasim bench seed --junit bench.xml --markdown bench.md
+    """
+    try:
+        spec = load(scenario)
+        allowance = parse_percentage(max_regression)
+        old = load_baseline(baseline) if baseline is not None else None
+    except ConfigError as exc:
+        fail(str(exc), exc.exit_code)
+    with _live(progress and not as_json) as on_progress:
+        result = run(
+            run_bench(spec, on_progress=on_progress, baseline=old, max_regression=allowance)
+        )
+    try:
+        write_reports(
+            result, json_file=json_file, junit_file=junit, markdown_file=markdown, html_file=html
+        )
+    except ConfigError as exc:
+        fail(str(exc), exc.exit_code)
+    render_result(console, result, as_json=as_json)
+    if not result.passed:
+        failures = result.failures()
+        fail(f"{len(failures)} check(s) failed: {failures[0]}", ThresholdError.exit_code)
+
+
+class _live:
+    """A rich progress bar on stderr, fed by the runner's progress callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and err_console.is_terminal
+        self.bar = Progress(
+            TextColumn("[bold]{task.fields[phase]:<10}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("bench", total=1.0, phase="starting", detail="")
+
+    def __enter__(self) -> ProgressCallback | None:
+        if not self.enabled:
+            return None
+        self.bar.start()
+        return self.update
+
+    def update(self, state: BenchProgress) -> None:
+        detail = f"{state.sent}/{state.planned} posts, {state.delivered} deliveries"
+        done = min(max(state.elapsed / state.total, 0.0), 1.0) if state.total else 0.0
+        self.bar.update(self.task, completed=done, phase=state.phase, detail=detail)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.stop()

@@ -1,0 +1,143 @@
+"""`wasim listen`: many authenticated push listeners, a live tail, and a summary on exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+
+from wasim import defaults
+from wasim.cli._app import app, console, err_console, run
+from wasim.listen import ListenOptions, Summary, credentials
+from wasim.listen.processes import default_processes, listen_spread
+from wasim.listen.render import print_json, render_record, render_summary
+from wasim.listen.runner import parse_duration
+from wasim.transports import ListenerConfig
+from wasim.transports.config import TokenPlace
+
+
+@app.command("listen")
+def listen_command(
+    url: Annotated[str, typer.Option(help="Base URL of the backend.")] = defaults.BASE_URL,
+    transport: Annotated[
+        str,
+        typer.Option(
+            help="socketio, socketio-lean, sse or ws (socketio uses the lean client above "
+            "1,000 listeners)."
+        ),
+    ] = "socketio",
+    user: Annotated[str, typer.Option(help="The one user to listen as.")] = defaults.DEFAULT_OWNER,
+    users: Annotated[
+        int | None, typer.Option(help="Listen as N users (user1 … userN), minting their tokens.")
+    ] = None,
+    per_user: Annotated[int, typer.Option(help="Listeners per user (tabs, devices).")] = 1,
+    token: Annotated[str | None, typer.Option(help="One user's token, as is.")] = None,
+    tokens_file: Annotated[
+        Path | None, typer.Option(help="A file of tokens, one a line (`token` or `user token`).")
+    ] = None,
+    jwt_secret: Annotated[
+        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret to mint user JWTs with.")
+    ] = defaults.JWT_SECRET,
+    jwt_claim: Annotated[str, typer.Option(help="Claim carrying the user id.")] = (
+        defaults.JWT_CLAIM
+    ),
+    jwt_algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    jwt_expiry: Annotated[float, typer.Option(help="Seconds until minted tokens expire.")] = 3600,
+    ramp: Annotated[
+        float | None, typer.Option(help="Connections opened per second (default: at once).")
+    ] = None,
+    processes: Annotated[
+        int | None, typer.Option(help="Processes to spread listeners over (default: by count).")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="Stop after this long (30s, 2m); default: until Ctrl-C.")
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option(help="Comma-separated event names to show and count.")
+    ] = None,
+    fallback_poll: Annotated[
+        str | None, typer.Option(help="Hybrid: poll this often (30s) while push is down.")
+    ] = None,
+    fallback_after: Annotated[
+        str, typer.Option(help="Hybrid: start polling after push is down this long.")
+    ] = "10s",
+    resume: Annotated[
+        bool, typer.Option(help="Resume from the last event id after a drop.")
+    ] = True,
+    token_in: Annotated[
+        str | None, typer.Option(help="SSE/WebSocket token place: header or query.")
+    ] = None,
+    socketio_path: Annotated[str, typer.Option(help="Socket.IO path.")] = defaults.SOCKETIO_PATH,
+    namespace: Annotated[str, typer.Option(help="Socket.IO namespace.")] = "/",
+    auth_field: Annotated[str, typer.Option(help="Socket.IO auth field for the token.")] = (
+        "token"
+    ),
+    polling: Annotated[
+        bool, typer.Option(help="Socket.IO: allow long-polling, not only WebSocket.")
+    ] = False,
+    stream_path: Annotated[str, typer.Option(help="SSE path.")] = defaults.STREAM_PATH,
+    ws_path: Annotated[str, typer.Option(help="WebSocket path.")] = defaults.WS_PATH,
+    conversations_path: Annotated[
+        str, typer.Option(help="Conversations path (hybrid polling).")
+    ] = defaults.CONVERSATIONS_PATH,
+    quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,
+) -> None:
+    """Hold push listeners open for one or many users and tail what they receive.
+
+    Example: wasim listen --transport sse --users 100 --per-user 2 --duration 1m
+    """
+    wanted = tuple(e.strip() for e in events.split(",") if e.strip()) if events else None
+    config = ListenerConfig(
+        base_url=url,
+        events=wanted or defaults.EVENTS,
+        resume=resume,
+        token_in=cast(TokenPlace | None, token_in),  # ListenOptions.check() refuses others
+        socketio_path=socketio_path,
+        namespace=namespace,
+        auth_field=auth_field,
+        socketio_transports=("websocket", "polling") if polling else ("websocket",),
+        stream_path=stream_path,
+        ws_path=ws_path,
+        conversations_path=conversations_path,
+    )
+    tail = err_console if quiet else console
+
+    def emit(record: dict[str, Any]) -> None:
+        if json_output:
+            print_json(record)
+        else:
+            render_record(tail, record)
+
+    async def go() -> Summary:
+        who = credentials(
+            user=user,
+            users=users,
+            token=token,
+            tokens_file=tokens_file,
+            jwt_secret=jwt_secret,
+            claim=jwt_claim,
+            algorithm=jwt_algorithm,
+            expires_in=jwt_expiry,
+        )
+        options = ListenOptions(
+            kind=transport,
+            config=config,
+            credentials=tuple(who),
+            per_user=per_user,
+            ramp=ramp,
+            duration=parse_duration(duration, "--duration"),
+            fallback_poll=parse_duration(fallback_poll, "--fallback-poll"),
+            fallback_after=parse_duration(fallback_after, "--fallback-after") or 0.0,
+            tail=not quiet,
+        )
+        count = len(who) * per_user
+        spread = processes or default_processes(count)
+        return await listen_spread(options, emit, spread, handle_signals=True)
+
+    summary = run(go())
+    if json_output:
+        print_json({"type": "summary", **summary.as_dict()})
+    else:
+        render_summary(console, summary)

@@ -1,0 +1,213 @@
+"""`wasim send` (signed webhooks like Meta's), `wasim sign` (offline) and `wasim verify`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wasim import defaults
+from wasim.cli._app import app, console, err_console, run
+from wasim.payloads.factory import ContextKind, Shape
+from wasim.send.encoding import SignMode, Style
+from wasim.send.job import JobOutcome, SendJob, printable, run_job, sign_source
+from wasim.send.report import GUIDANCE_MEDIAN_MS, SendReport
+from wasim.send.sender import Target
+from wasim.send.verify import VerifyResult, verify
+
+
+@app.command("send")
+def send_command(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="Message type (text, image, voice, …), status or lifecycle."),
+    ] = None,
+    status: Annotated[
+        str | None, typer.Argument(help="With `status`: sent, delivered, read, failed or played.")
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option(help="Text body, or caption of a media message.")
+    ] = None,
+    from_phone: Annotated[
+        str | None, typer.Option("--from", help="Sender (or status recipient) phone, digits only.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Sender's profile name.")] = None,
+    wamid: Annotated[str | None, typer.Option("--id", help="Message id (wamid.…) to use.")] = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Override any field: path.to.field=value.")
+    ] = None,
+    mix: Annotated[
+        str | None, typer.Option(help="Weighted kinds: text=70,image=10,status=20.")
+    ] = None,
+    phones: Annotated[
+        str | None, typer.Option(help="Comma-separated contact phones to send from.")
+    ] = None,
+    reply: Annotated[bool, typer.Option(help="Add a reply context.")] = False,
+    forwarded: Annotated[bool, typer.Option(help="Mark messages as forwarded.")] = False,
+    referral: Annotated[bool, typer.Option(help="Add a click-to-WhatsApp ad referral.")] = False,
+    rate: Annotated[str, typer.Option(help="Open-model rate, e.g. 200/s or 600/min.")] = "10/s",
+    count: Annotated[int | None, typer.Option(help="Number of POSTs (default 1).")] = None,
+    duration: Annotated[str | None, typer.Option(help="Send for this long, e.g. 30s.")] = None,
+    batch: Annotated[int, typer.Option(help="Updates per POST.")] = 1,
+    duplicates: Annotated[float, typer.Option(help="Probability of a duplicate delivery.")] = 0.0,
+    reorder: Annotated[float, typer.Option(help="Probability of swapping neighbours.")] = 0.0,
+    concurrency: Annotated[int, typer.Option(help="Cap on POSTs in flight.")] = 256,
+    retry: Annotated[str, typer.Option(help="Retry profile: none, fast or meta.")] = "none",
+    time_scale: Annotated[float, typer.Option(help="Divide retry delays by this.")] = 1.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before a POST counts as timed out.")
+    ] = 10.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for byte-identical payloads.")] = None,
+    shape: Annotated[str, typer.Option(help="Payload shape: current or pre2026.")] = "current",
+    locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
+    style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
+    bad_secret: Annotated[bool, typer.Option(help="Sign with a wrong secret.")] = False,
+    no_signature: Annotated[bool, typer.Option(help="Send no signature header.")] = False,
+    tamper: Annotated[bool, typer.Option(help="Change the body after signing.")] = False,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print body, headers and curl; send nothing.")
+    ] = False,
+    record_to: Annotated[Path | None, typer.Option("--record", help="Save POSTs (JSONL).")] = None,
+    replay: Annotated[Path | None, typer.Option(help="Re-send a --record file's bytes.")] = None,
+    url: Annotated[str, typer.Option(help="Target base URL.")] = defaults.BASE_URL,
+    path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
+    app_secret: Annotated[
+        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs.")
+    ] = defaults.APP_SECRET,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Send realistic, signed WhatsApp webhooks on an open-model schedule.
+
+    Example: wasim send text --body hola --from 5215512345678
+    """
+    sign_mode: SignMode = (
+        "bad-secret" if bad_secret else "none" if no_signature else "tamper" if tamper else "valid"
+    )
+    context: ContextKind | None = "reply" if reply else "forwarded" if forwarded else None
+    job = SendJob(
+        target=Target(url=url, app_secret=app_secret, webhook_path=path, timeout=timeout),
+        kind=kind, status=status, mix=mix, body=body, from_phone=from_phone, name=name,
+        wamid=wamid, sets=sets or (), phones=[p for p in (phones or "").split(",") if p],
+        context=context, referral=referral, rate=rate, count=count, duration=duration,
+        batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
+        retry=retry, time_scale=time_scale, seed=seed, shape=cast(Shape, shape),
+        locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
+        print_only=print_only, record_to=record_to, replay=replay,
+    )  # fmt: skip
+    progress = Progress(
+        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=as_json,
+    )  # fmt: skip
+    task = progress.add_task("send", total=None)
+    with progress:
+        outcome = run(
+            run_job(
+                job,
+                on_plan=lambda total: progress.update(task, total=total),
+                on_result=lambda _: progress.advance(task),
+            )
+        )
+    render_send(outcome, as_json)
+
+
+@app.command("sign")
+def sign_command(
+    file: Annotated[Path | None, typer.Argument(help="Body file; stdin when omitted.")] = None,
+    app_secret: Annotated[
+        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret to sign with.")
+    ] = defaults.APP_SECRET,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the X-Hub-Signature-256 header value for a body, offline.
+
+    Example: wasim sign body.json --app-secret s3cret
+    """
+    value = run(sign_source(file, app_secret))
+    render_signature(value, as_json)
+
+
+@app.command("verify")
+def verify_command(
+    url: Annotated[str, typer.Argument(help="Webhook URL.")] = (
+        defaults.BASE_URL + defaults.WEBHOOK_PATH
+    ),
+    verify_token: Annotated[
+        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="The verify token configured there.")
+    ] = defaults.VERIFY_TOKEN,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Drive Meta's verification handshake: echo a random challenge, refuse a wrong token.
+
+    Example: wasim verify http://127.0.0.1:8000/api/whatsapp/webhook --verify-token T
+    """
+    result = run(verify(url, verify_token, timeout=timeout))
+    render_verify(result, as_json)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+def render_send(outcome: JobOutcome, as_json: bool) -> None:
+    if outcome.report is None:
+        shown = [printable(outcome.endpoint, d) for d in outcome.printed]
+        if as_json:
+            console.print_json(data=shown if len(shown) > 1 else shown[0])
+            return
+        for item in shown:
+            for header, value in item["headers"].items():
+                console.print(f"{header}: {value}", highlight=False, soft_wrap=True)
+            console.print(item["body"], highlight=False, soft_wrap=True, markup=False)
+            console.print(item["curl"], highlight=False, soft_wrap=True, markup=False)
+        return
+    if as_json:
+        console.print_json(data={**outcome.report.as_dict(), "recorded": outcome.recorded})
+        return
+    console.print(send_table(outcome.report))
+
+
+def send_table(report: SendReport) -> Table:
+    table = Table(title="wasim send", show_header=False)
+    latency, lag = report.latency.summary(), report.lag.summary()
+    verdict = "[green]meets[/]" if report.meets_guidance else "[red]misses[/]"
+    rows: list[tuple[str, Any]] = [
+        ("sent", f"{report.sent} of {report.planned} planned ({report.rate:.0f}/s)"),
+        ("answers", ", ".join(f"{k}: {v}" for k, v in sorted(report.answers.items())) or "none"),
+        ("timeouts", report.timeouts),
+        ("connection errors", report.errors),
+        ("retries", report.retries),
+        ("duplicates", report.duplicates),
+        ("gave up", report.gave_up),
+        ("receiver latency", _ms(latency.p50_ms, latency.p95_ms, latency.p99_ms, latency.max_ms)),
+        (
+            "Meta guidance",
+            f"{verdict} (median ≤ {GUIDANCE_MEDIAN_MS:.0f} ms, < 1% over 1 s: {report.slow} over)",
+        ),
+        ("schedule lag", _ms(lag.p50_ms, lag.p95_ms, lag.p99_ms, lag.max_ms)),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def _ms(p50: float, p95: float, p99: float, top: float) -> str:
+    return f"p50 {p50:.1f} · p95 {p95:.1f} · p99 {p99:.1f} · max {top:.1f} ms"
+
+
+def render_signature(value: str, as_json: bool) -> None:
+    if as_json:
+        console.print_json(data={"header": "X-Hub-Signature-256", "value": value})
+    else:
+        print(value)
+
+
+def render_verify(result: VerifyResult, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(result.as_dict()))
+        return
+    colour = "green" if result.ok else "red"
+    target = err_console if not result.ok else console
+    target.print(f"[{colour}]{'PASS' if result.ok else 'FAIL'}[/] {result.url}: {result.verdict}")

@@ -1,0 +1,121 @@
+"""`wasim serve` (the bundled backend) and `wasim token` (a JWT for it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wasim import defaults
+from wasim.cli._app import app, console, handled, run
+from wasim.errors import ConfigError
+from wasim.server import READY_PREFIX, bind_socket, serve
+from wasim.tokens import mint_token
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = defaults.HOST,
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = (
+        defaults.PORT
+    ),
+    app_secret: Annotated[
+        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs webhooks.")
+    ] = defaults.APP_SECRET,
+    verify_token: Annotated[
+        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="Token for the GET handshake.")
+    ] = defaults.VERIFY_TOKEN,
+    jwt_secret: Annotated[
+        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret that signs user JWTs.")
+    ] = defaults.JWT_SECRET,
+    database_url: Annotated[
+        str,
+        typer.Option(envvar="WASIM_DATABASE_URL", help="SQLAlchemy URL (SQLite or PostgreSQL)."),
+    ] = "sqlite+aiosqlite:///wasim.db",
+    redis_url: Annotated[
+        str | None,
+        typer.Option(envvar="WASIM_REDIS_URL", help="Redis URL to share events across workers."),
+    ] = None,
+    default_owner: Annotated[
+        str,
+        typer.Option(envvar="WASIM_DEFAULT_OWNER", help="User who owns unknown contacts' chats."),
+    ] = defaults.DEFAULT_OWNER,
+    frontend_origin: Annotated[
+        str, typer.Option(envvar="WASIM_FRONTEND_ORIGIN", help="The one origin CORS allows.")
+    ] = "http://localhost:3000",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    quiet: Annotated[bool, typer.Option(help="Print only the ready line.")] = False,
+) -> None:
+    """Run the bundled backend: signed webhooks in, Socket.IO, SSE, WebSocket and polling out.
+
+    Example: wasim serve --port 8000
+    """
+    from mock_backend import Settings, create_app
+
+    settings = Settings(
+        app_secret=app_secret,
+        verify_token=verify_token,
+        jwt_secret=jwt_secret,
+        database_url=database_url,
+        redis_url=redis_url,
+        default_owner=default_owner,
+        frontend_origin=frontend_origin,
+        log_level=log_level,
+    )
+    with handled():
+        sock = bind_socket(host, port)
+
+    def ready(url: str) -> None:
+        if not quiet:
+            dev = [
+                ("app secret", app_secret, defaults.APP_SECRET),
+                ("verify token", verify_token, defaults.VERIFY_TOKEN),
+                ("JWT secret", jwt_secret, defaults.JWT_SECRET),
+            ]
+            for name, value, dev_value in dev:
+                shown = f"{value} (dev default)" if value == dev_value else "(set, not shown)"
+                console.print(f"{name:>13}: {shown}", highlight=False)
+            console.print(f"{'database':>13}: {_redact(database_url)}", highlight=False)
+            console.print(f"{'default owner':>13}: {default_owner}", highlight=False)
+            console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
+        print(f"{READY_PREFIX}{url}", flush=True)
+
+    try:
+        application = create_app(settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    level = "warning" if quiet else log_level
+    run(serve(application, sock, log_level=level, on_ready=ready), fast_loop=True)
+
+
+def _redact(url: str) -> str:
+    # Never print a database password.
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
+
+
+@app.command("token")
+def token_command(
+    user: Annotated[str, typer.Option("--user", "-u", help="User id to put in the token.")] = (
+        defaults.DEFAULT_OWNER
+    ),
+    secret: Annotated[
+        str, typer.Option(envvar="WASIM_JWT_SECRET", help="HMAC secret to sign with.")
+    ] = defaults.JWT_SECRET,
+    claim: Annotated[str, typer.Option(help="Claim that carries the user id.")] = (
+        defaults.JWT_CLAIM
+    ),
+    algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    expires_in: Annotated[float, typer.Option(help="Seconds until the token expires.")] = 3600.0,
+) -> None:
+    """Mint a JWT that the bundled backend (or one like it) accepts for a user.
+
+    Example: wasim token --user demo
+    """
+    with handled():
+        token = mint_token(
+            user, secret=secret, claim=claim, algorithm=algorithm, expires_in=expires_in
+        )
+    print(token)

@@ -1,0 +1,100 @@
+"""The seed's hybrid client: push while it works, polling while push is down, push again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from wasim import defaults
+from wasim.transports._push import PushListener
+from wasim.transports.base import Item, Listener, Received, StateChange
+from wasim.transports.config import PollConfig
+from wasim.transports.poll import PollListener
+
+
+class HybridListener(Listener):
+    """Push first; after `after` seconds without it, poll every `every` s until it is back."""
+
+    def __init__(
+        self,
+        push: PushListener,
+        every: float,
+        after: float,
+        message_event: str = defaults.EVENT_NEW_MESSAGE,
+    ) -> None:
+        self.push = push
+        self.message_event = message_event
+        self.transport = push.transport
+        self.user = push.user
+        self.stats = push.stats
+        poll = PollConfig(
+            list_interval=every, list_pollers=1, detail_interval=None, fetch_changed=True
+        )
+        self.poller = PollListener(replace(push.config, poll=poll), autostart=False)
+        self.after = after
+        self.by_push = 0
+        self.by_poll = 0
+        self._held: set[str] = set()
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self._timer: asyncio.Task[None] | None = None
+        self._pumps: list[asyncio.Task[None]] = []
+
+    async def connect(self) -> None:
+        await self.push.connect()
+        try:
+            await self.poller.connect()
+        except BaseException:
+            await self.push.close()
+            raise
+        self._pumps = [
+            asyncio.create_task(self._forward(self.push)),
+            asyncio.create_task(self._forward(self.poller)),
+        ]
+
+    async def items(self) -> AsyncIterator[Item]:
+        while (item := await self._queue.get()) is not None:
+            yield item
+
+    async def close(self) -> None:
+        self._cancel_timer()
+        await self.push.close()
+        await self.poller.close()
+        await asyncio.gather(*self._pumps)
+        self._queue.put_nowait(None)
+
+    async def _forward(self, source: Listener) -> None:
+        async for item in source.items():
+            if isinstance(item, Received):
+                self._count(item, source is self.poller)
+            elif source is self.push:
+                await self._follow(item)
+            self._queue.put_nowait(item)
+
+    def _count(self, item: Received, polled: bool) -> None:
+        if not polled:
+            self.poller.mark_seen(item.wamids)
+            if item.event != self.message_event:
+                return
+        new = [w for w in item.wamids if w not in self._held]
+        self._held.update(new)
+        if polled:
+            self.by_poll += len(new)
+        else:
+            self.by_push += len(new)
+
+    async def _follow(self, change: StateChange) -> None:
+        if change.state == "reconnecting" and self._timer is None:
+            self._timer = asyncio.create_task(self._fall_back())
+        elif change.state == "connected":
+            self._cancel_timer()
+            await self.poller.stop()
+
+    async def _fall_back(self) -> None:
+        await asyncio.sleep(self.after)
+        self.poller.start()
+
+    def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()

@@ -1,0 +1,168 @@
+"""Spreading listeners over processes: children report NDJSON on a pipe, the parent merges.
+
+Each child runs `python -m wasim.listen.child`, reads its share of the run as JSON on stdin and
+writes the same records `wasim listen --json` prints, ending with its `summary`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from dataclasses import asdict, replace
+from typing import Any
+
+from wasim import errors
+from wasim.errors import TargetError, WasimError
+from wasim.listen.auth import Credential
+from wasim.listen.runner import Emit, ListenOptions, listen, stopping_on_signals
+from wasim.listen.summary import Summary
+from wasim.transports.config import ListenerConfig, PollConfig
+
+
+def default_processes(listeners: int) -> int:
+    """One process holds a few thousand listeners comfortably; beyond that, one per core."""
+    return 1 if listeners <= 2000 else max(os.cpu_count() or 1, 1)
+
+
+def encode_options(options: ListenOptions) -> dict[str, Any]:
+    spec = asdict(options)
+    spec["credentials"] = [[c.user, c.token] for c in options.credentials]
+    return spec
+
+
+def decode_options(spec: dict[str, Any]) -> ListenOptions:
+    config = dict(spec.pop("config"))
+    poll = PollConfig(**config.pop("poll"))
+    for name in ("events", "socketio_transports"):
+        config[name] = tuple(config[name])
+    credentials = tuple(Credential(user, token) for user, token in spec.pop("credentials"))
+    return ListenOptions(
+        config=ListenerConfig(**config, poll=poll), credentials=credentials, **spec
+    )
+
+
+def shares(options: ListenOptions, processes: int) -> list[ListenOptions]:
+    """Deal the run's listeners round-robin to `processes` children, each ramping its part."""
+    everyone = list(options.assignments())
+    ramp = options.ramp / processes if options.ramp else None
+    return [
+        replace(
+            options,
+            credentials=tuple(everyone[n::processes]),
+            per_user=1,
+            ramp=ramp,
+            lean_above=options.lean_above // processes,
+        )
+        for n in range(processes)
+        if everyone[n::processes]
+    ]
+
+
+async def listen_spread(
+    options: ListenOptions,
+    emit: Emit,
+    processes: int,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = False,
+) -> Summary:
+    """Like `listen`, over `processes` child processes (one means: in this process)."""
+    options.check()
+    if processes <= 1:
+        return await listen(options, emit, stop, handle_signals)
+    stop = stop or asyncio.Event()
+    parts = shares(options, processes)
+    with stopping_on_signals(stop) if handle_signals else contextlib.nullcontext():
+        children = [await _spawn(part) for part in parts]
+        merged = _Merger(len(children), emit)
+        readers = [asyncio.create_task(merged.read(child)) for child in children]
+        everyone = asyncio.create_task(_all(readers))
+        stopper = asyncio.create_task(_all([stop.wait()]))
+        await asyncio.wait({everyone, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper.done():
+            for child in children:
+                if child.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.send_signal(signal.SIGINT)
+        stopper.cancel()
+        await everyone
+        for child in children:
+            await child.wait()
+    return merged.result()
+
+
+async def _all(waits: list[Any]) -> None:
+    await asyncio.gather(*waits)
+
+
+async def _spawn(part: ListenOptions) -> asyncio.subprocess.Process:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wasim.listen.child",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        limit=1 << 22,
+    )
+    assert child.stdin is not None
+    child.stdin.write(json.dumps(encode_options(part)).encode())
+    await child.stdin.drain()
+    child.stdin.close()
+    return child
+
+
+class _Merger:
+    """Forwards children's records, announces `ready` once all are, and adds up summaries."""
+
+    def __init__(self, children: int, emit: Emit) -> None:
+        self.children = children
+        self.emit = emit
+        self.ready: list[dict[str, Any]] = []
+        self.summaries: list[Summary] = []
+        self.errors: list[WasimError] = []
+
+    async def read(self, child: asyncio.subprocess.Process) -> None:
+        assert child.stdout is not None
+        async for line in child.stdout:
+            record = json.loads(line)
+            kind = record.get("type")
+            if kind == "summary":
+                self.summaries.append(Summary.from_dict(record))
+            elif kind == "error":
+                cls = getattr(errors, str(record.get("error")), WasimError)
+                self.errors.append(cls(record.get("message", "a listener process failed")))
+            elif kind == "ready":
+                self.ready.append(record)
+                if len(self.ready) == self.children:
+                    self.emit(
+                        {
+                            "type": "ready",
+                            "at": record["at"],
+                            "requested": sum(r["requested"] for r in self.ready),
+                            "connected": sum(r["connected"] for r in self.ready),
+                            "failed": sum(r["failed"] for r in self.ready),
+                            "seconds": max(r.get("seconds", 0.0) for r in self.ready),
+                            "rss_before": sum(r.get("rss_before", 0) for r in self.ready),
+                            "rss": sum(r.get("rss", 0) for r in self.ready),
+                            "failures": dict(
+                                sum((Counter(r.get("failures", {})) for r in self.ready), Counter())
+                            ),
+                        }
+                    )
+            else:
+                self.emit(record)
+
+    def result(self) -> Summary:
+        total = Summary()
+        for summary in self.summaries:
+            total.merge(summary)
+        if total.connected == 0 and self.errors:
+            raise self.errors[0]
+        if len(self.summaries) < self.children and not self.errors:
+            raise TargetError("a listener process died without a summary")
+        return total

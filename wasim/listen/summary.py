@@ -1,0 +1,110 @@
+"""What a listen run saw, mergeable across processes: events, reconnects, duplicates, gaps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from wasim.stats import LatencyHistogram
+from wasim.transports.base import Received, TransportStats
+
+
+@dataclass
+class Summary:
+    """Counts over every listener of a run; `merge` adds another process's summary."""
+
+    requested: int = 0
+    connected: int = 0
+    failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    reconnects: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    missed: int = 0
+    down_at_end: int = 0
+    by_push: int = 0
+    by_poll: int = 0
+    poll_requests: int = 0
+    duration: float = 0.0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def record(self, item: Received, latency: float | None) -> None:
+        self.events[f"{item.transport}/{item.event}"] += 1
+        if latency is not None:
+            self.latency.record(latency)
+
+    def fail(self, reason: str) -> None:
+        self.failed += 1
+        self.failures[reason] += 1
+
+    def add_stats(self, stats: TransportStats) -> None:
+        self.reconnects += stats.reconnects
+        self.duplicates += stats.duplicates
+        self.gaps += stats.gaps
+        self.missed += stats.missed
+
+    def merge(self, other: Summary) -> None:
+        for name in (
+            "requested",
+            "connected",
+            "failed",
+            "reconnects",
+            "duplicates",
+            "gaps",
+            "missed",
+            "down_at_end",
+            "by_push",
+            "by_poll",
+            "poll_requests",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures.update(other.failures)
+        self.events.update(other.events)
+        self.duration = max(self.duration, other.duration)
+        self.latency.merge(other.latency)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            "connected": self.connected,
+            "failed": self.failed,
+            "failures": dict(self.failures),
+            "events": dict(sorted(self.events.items())),
+            "reconnects": self.reconnects,
+            "duplicates": self.duplicates,
+            "gaps": self.gaps,
+            "missed": self.missed,
+            "down_at_end": self.down_at_end,
+            "by_push": self.by_push,
+            "by_poll": self.by_poll,
+            "poll_requests": self.poll_requests,
+            "duration": round(self.duration, 3),
+            "latency_ms": self.latency.summary().as_dict(),
+            "latency_hdr": self.latency.encode(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        summary = cls(
+            failures=Counter(data.get("failures", {})),
+            events=Counter(data.get("events", {})),
+            latency=LatencyHistogram.decode(data["latency_hdr"]),
+        )
+        for name in (
+            "requested",
+            "connected",
+            "failed",
+            "reconnects",
+            "duplicates",
+            "gaps",
+            "missed",
+            "down_at_end",
+            "by_push",
+            "by_poll",
+            "poll_requests",
+            "duration",
+        ):
+            setattr(summary, name, data.get(name, 0))
+        return summary

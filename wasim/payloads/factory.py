@@ -1,0 +1,316 @@
+"""`PayloadFactory`: contacts, messages, statuses and errors wrapped in Meta's envelope."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from faker import Faker
+
+from wasim.errors import ConfigError
+from wasim.payloads import ids, statuses
+from wasim.payloads.messages import BUILDERS, REPLIES_TO_BUSINESS, UNSUPPORTED_ERRORS, Draw
+
+JSON = dict[str, Any]
+Shape = Literal["current", "pre2026"]
+Field = Literal["messages", "statuses", "errors"]
+ContextKind = Literal["reply", "forwarded", "frequently_forwarded"]
+
+MESSAGE_KINDS = tuple(BUILDERS)
+STATUS_KINDS = statuses.STATUSES
+# With a seed, timestamps start here (2026-04-01) so two runs give the same bytes.
+SEEDED_EPOCH = 1775001600
+_DELETE = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A WhatsApp user as the business sees them."""
+
+    phone: str
+    name: str
+    user_id: str
+
+    def as_dict(self, shape: Shape) -> JSON:
+        if shape == "pre2026":
+            return {"profile": {"name": self.name}, "wa_id": self.phone}
+        return {"profile": {"name": self.name}, "wa_id": self.phone, "user_id": self.user_id}
+
+
+@dataclass(frozen=True)
+class Update:
+    """One update: an inbound message, a status, or a value-level error, with its sender."""
+
+    field: Field
+    item: JSON
+    contact: Contact | None = None
+
+    @property
+    def wamid(self) -> str | None:
+        value = self.item.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def status(self) -> str | None:
+        value = self.item.get("status")
+        return value if isinstance(value, str) else None
+
+
+def set_path(target: JSON, path: str, value: object) -> None:
+    """Set `a.b.0.c` in nested dicts and lists; `None` removes the key."""
+    parts = path.split(".")
+    node: Any = target
+    try:
+        for part in parts[:-1]:
+            if isinstance(node, list):
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        elif value is _DELETE:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    except (ValueError, IndexError, TypeError, AttributeError):
+        raise ConfigError(f"cannot set {path!r}: no such place in the payload") from None
+
+
+class PayloadFactory:
+    """Builds realistic webhook payloads; deterministic when given a seed."""
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        shape: Shape = "current",
+        locale: str | Sequence[str] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if shape not in ("current", "pre2026"):
+            raise ConfigError(f"unknown payload shape {shape!r}: use current or pre2026")
+        locales = [locale] if isinstance(locale, str) else list(locale or ids.DEFAULT_LOCALES)
+        fakers: dict[str, Faker] = {}
+        for index, name in enumerate(locales):
+            try:
+                fakers[name] = Faker(name)
+            except AttributeError:
+                raise ConfigError(f"unknown locale {name!r}") from None
+            if seed is not None:
+                fakers[name].seed_instance(seed + index)
+        self.seed = seed
+        self.shape: Shape = shape
+        self.rng = random.Random(seed)
+        self.draw = Draw(self.rng, fakers)
+        self._clock = clock
+        self._seeded_now = float(SEEDED_EPOCH)
+        self._contacts: dict[str, Contact] = {}
+        self.waba_id = ids.numeric_id(self.rng, 15)
+        self.phone_number_id = ids.numeric_id(self.rng, 15)
+        self.display_phone_number = "1555" + ids.numeric_id(self.rng, 7)
+
+    # ids and people -------------------------------------------------------------------------
+
+    def now(self) -> str:
+        """A Unix-seconds string; under a seed a fixed, slowly advancing clock."""
+        if self._clock is not None:
+            return str(int(self._clock()))
+        if self.seed is None:
+            return str(int(time.time()))
+        self._seeded_now += self.rng.random() * 2
+        return str(int(self._seeded_now))
+
+    def new_wamid(self, phone: str | None = None, *, inbound: bool = True) -> str:
+        return ids.wamid(self.rng, phone or self.contact().phone, inbound)
+
+    def contact(self, phone: str | None = None, name: str | None = None) -> Contact:
+        """The contact behind `phone` (stable per factory), or a new random one."""
+        if phone is not None and phone in self._contacts and name is None:
+            return self._contacts[phone]
+        locale = self.rng.choice(self.draw.locales)
+        if phone is not None and not phone.isdigit():
+            raise ConfigError(f"phone {phone!r} must be digits only, with its country code")
+        number = phone or ids.phone_number(self.rng, locale)
+        person = Contact(
+            phone=number,
+            name=name or str(self.draw.faker(locale).name()),
+            user_id=ids.user_id(self.rng, ids.country_of(locale)),
+        )
+        self._contacts[number] = person
+        return person
+
+    # updates --------------------------------------------------------------------------------
+
+    def message(
+        self,
+        kind: str,
+        *,
+        from_phone: str | None = None,
+        name: str | None = None,
+        context: ContextKind | None = None,
+        referral: bool = False,
+        **overrides: object,
+    ) -> Update:
+        """An inbound message of `kind` (see MESSAGE_KINDS); overrides are dotted paths."""
+        if kind == "interactive":
+            kind = "button_reply"
+        if kind not in BUILDERS:
+            raise ConfigError(f"unknown message type {kind!r}; one of: {', '.join(BUILDERS)}")
+        who = self.contact(from_phone, name)
+        wire_type, build = BUILDERS[kind]
+        ts = self.now()
+        business_wamid = ids.wamid(self.rng, who.phone, inbound=False)
+        body = build(self.draw, ts, {"business_wamid": business_wamid, **_who(who)})
+        item: JSON = {}
+        if kind in REPLIES_TO_BUSINESS or context == "reply":
+            item["context"] = {"from": self.display_phone_number, "id": business_wamid}
+        elif context in ("forwarded", "frequently_forwarded"):
+            item["context"] = {context: True}
+        item["from"] = who.phone
+        if self.shape == "current":
+            item["from_user_id"] = who.user_id
+        item["id"] = ids.wamid(self.rng, who.phone, inbound=True)
+        item["timestamp"] = ts
+        if referral:
+            item["referral"] = self._referral()
+        item[wire_type] = body
+        item["type"] = wire_type
+        if kind == "unsupported":
+            item["errors"] = [dict(error) for error in UNSUPPORTED_ERRORS]
+        _apply(item, overrides)
+        return Update("messages", item, None if kind == "system" else who)
+
+    def status(
+        self,
+        status: str,
+        *,
+        wamid: str | None = None,
+        recipient: str | None = None,
+        pricing: bool | None = None,
+        error_code: int = 131049,
+        timestamp: str | None = None,
+        **overrides: object,
+    ) -> Update:
+        """A status of an outbound message; pricing by default on `sent` and `delivered`."""
+        if status not in STATUS_KINDS:
+            raise ConfigError(f"unknown status {status!r}; one of: {', '.join(STATUS_KINDS)}")
+        who = self.contact(recipient)
+        ts = timestamp or self.now()
+        item: JSON = {
+            "id": wamid or ids.wamid(self.rng, who.phone, inbound=False),
+            "status": status,
+            "timestamp": ts,
+            "recipient_id": who.phone,
+        }
+        if status == "failed":
+            if self.shape == "current":
+                item["recipient_user_id"] = who.user_id
+            item["errors"] = [statuses.error_object(error_code, statuses.FAILED_ERRORS)]
+        else:
+            priced = pricing if pricing is not None else status in ("sent", "delivered")
+            price = statuses.pricing(self.rng)
+            if self.shape == "pre2026" and status in ("sent", "delivered", "read"):
+                item["conversation"] = statuses.conversation(
+                    self.rng, status, ts, price["category"]
+                )
+            if priced and status != "played":
+                item["pricing"] = price
+        _apply(item, overrides)
+        carries_contact = self.shape == "current" and status in ("sent", "delivered", "read")
+        return Update("statuses", item, who if carries_contact else None)
+
+    def lifecycle(
+        self,
+        *,
+        wamid: str | None = None,
+        recipient: str | None = None,
+        skip_delivered: bool | None = None,
+    ) -> list[Update]:
+        """sent → delivered → read with realistic gaps; `delivered` skipped when read at once."""
+        who = self.contact(recipient)
+        message_id = wamid or ids.wamid(self.rng, who.phone, inbound=False)
+        skip = self.rng.random() < 0.2 if skip_delivered is None else skip_delivered
+        start = int(self.now())
+        delivered_at = start + self.rng.randint(1, 5)
+        read_at = delivered_at if skip else delivered_at + self.rng.randint(2, 900)
+        updates = [self.status("sent", wamid=message_id, recipient=who.phone, timestamp=str(start))]
+        if not skip:
+            updates.append(
+                self.status(
+                    "delivered", wamid=message_id, recipient=who.phone, timestamp=str(delivered_at)
+                )
+            )
+        # Pricing rides on one of delivered/read, never both.
+        updates.append(
+            self.status(
+                "read", wamid=message_id, recipient=who.phone, pricing=skip, timestamp=str(read_at)
+            )
+        )
+        return updates
+
+    def error(self, code: int = 130429, **overrides: object) -> Update:
+        """A value-level (system, app or account) error."""
+        item = statuses.error_object(code, statuses.VALUE_ERRORS)
+        _apply(item, overrides)
+        return Update("errors", item)
+
+    # envelopes ------------------------------------------------------------------------------
+
+    def value(self, update: Update) -> JSON:
+        value: JSON = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": self.display_phone_number,
+                "phone_number_id": self.phone_number_id,
+            },
+        }
+        if update.contact is not None:
+            value["contacts"] = [update.contact.as_dict(self.shape)]
+        value[update.field] = [update.item]
+        return value
+
+    def envelope(self, *updates: Update) -> JSON:
+        """The whole webhook body; several updates become several changes of one entry."""
+        if not updates:
+            raise ConfigError("an envelope needs at least one update")
+        changes = [{"value": self.value(u), "field": "messages"} for u in updates]
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": self.waba_id, "changes": changes}],
+        }
+
+    def batch(self, updates: Sequence[Update]) -> JSON:
+        return self.envelope(*updates)
+
+    def _referral(self) -> JSON:
+        video = self.rng.random() < 0.3
+        ref: JSON = {
+            "source_url": f"https://fb.me/{ids.hex_id(self.rng, 9)}",
+            "source_id": ids.numeric_id(self.rng, 18),
+            "source_type": "ad",
+            "body": self.draw.text(),
+            "headline": self.draw.text()[:40],
+            "media_type": "video" if video else "image",
+        }
+        media = "https://scontent.xx.fbcdn.net/v/t45.1600-4/" + ids.hex_id(self.rng, 20) + ".jpg"
+        if video:
+            ref["video_url"] = media.replace(".jpg", ".mp4")
+            ref["thumbnail_url"] = media
+        else:
+            ref["image_url"] = media
+        ref["ctwa_clid"] = ids.sha256_b64(self.rng).rstrip("=")
+        ref["welcome_message"] = {"text": "Hi there! Let us know how we can help!"}
+        return ref
+
+
+def _who(contact: Contact) -> JSON:
+    return {"name": contact.name, "phone": contact.phone}
+
+
+def _apply(item: JSON, overrides: Mapping[str, object]) -> None:
+    for path, value in overrides.items():
+        set_path(item, path.replace("__", "."), value)

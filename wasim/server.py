@@ -1,0 +1,194 @@
+"""Running the bundled backend: in this process (tests), or as a child process (bench)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+import uvicorn
+
+from wasim.errors import ConfigError, TargetError
+
+READY_PREFIX = "wasim serve: listening on "
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be IPPROTO_TCP, or asyncio skips TCP_NODELAY and every answer waits ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_server(app: object, log_level: str = "warning") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_level=log_level,
+        lifespan="on",
+        access_log=log_level == "debug",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=2,
+        ws_ping_interval=None,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(
+    app: object,
+    sock: socket.socket,
+    *,
+    log_level: str = "warning",
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve `app` on an already bound socket until cancelled or signalled."""
+    server = uvicorn_server(app, log_level)
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        if on_ready is not None:
+            on_ready(url_of(sock))
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
+
+
+@dataclass
+class ServerThread:
+    """An ASGI app served by uvicorn in a background thread, for tests and embedding.
+
+    `start()` returns once the server accepts connections; `stop()` shuts it down.
+    Pass `port` to come back on the same port after a stop (a restart).
+    """
+
+    app: object
+    host: str = "127.0.0.1"
+    port: int = 0
+    url: str = ""
+    _server: uvicorn.Server | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 15.0) -> str:
+        sock = bind_socket(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self.url = url_of(sock)
+        self._server = server = uvicorn_server(self.app)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="wasim-server"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise TargetError(f"the server did not start on {self.url}")
+            time.sleep(0.005)
+        sock.close()
+        return self.url
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class SpawnedBackend:
+    """`wasim serve` running as a child process; its URL is read from its ready line."""
+
+    process: subprocess.Popen[str]
+    url: str
+    stderr: IO[str]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.stderr.close()
+
+
+def spawn_backend(
+    *options: str, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> SpawnedBackend:
+    """Start `wasim serve --port 0 <options>` in a child process and wait until it listens."""
+    command = [sys.executable, "-m", "wasim", "serve", "--port", "0", "--quiet", *options]
+    errors = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(READY_PREFIX):
+            threading.Thread(target=_drain, args=(process,), daemon=True).start()
+            return SpawnedBackend(process, line[len(READY_PREFIX) :].strip(), errors)
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    errors.seek(0)
+    err = errors.read().strip()
+    errors.close()
+    last = err.splitlines()[-1] if err else "no output"
+    raise TargetError(f"the bundled backend did not start: {last}")
+
+
+def _drain(process: subprocess.Popen[str]) -> None:
+    # A full stdout pipe would block the child; keep reading until it exits.
+    assert process.stdout is not None
+    for _ in process.stdout:
+        pass

@@ -1,0 +1,169 @@
+"""What every push listener shares: the item queue, event-id bookkeeping, reconnect with backoff.
+
+A subclass opens one connection (`_open`), reads it until it drops (`_pump`) and closes it
+(`_drop`); this class turns that into a listener that reconnects by itself and resumes from the
+highest event id it saw, dropping replayed ids it already had (counted as duplicates).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from wasim.errors import WasimError
+from wasim.transports.base import Item, Listener, Received, State, StateChange, TransportStats
+from wasim.transports.config import ListenerConfig
+
+
+def wamids_of(data: dict[str, Any]) -> tuple[str, ...]:
+    """The message ids an event makes the client hold, wherever the contract puts them."""
+    found: list[str] = []
+    message = data.get("message")
+    if isinstance(message, dict) and isinstance(message.get("wamid"), str):
+        found.append(message["wamid"])
+    conversation = data.get("conversation")
+    if isinstance(conversation, dict):
+        last = conversation.get("last_message")
+        if isinstance(last, dict) and isinstance(last.get("wamid"), str):
+            found.append(last["wamid"])
+    if isinstance(data.get("wamid"), str):
+        found.append(data["wamid"])
+    return tuple(found)
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason for an exception, for state changes and error counts."""
+    if isinstance(exc, WasimError):
+        return str(exc)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+class PushListener(Listener):
+    """A listener over one long-lived connection that the server pushes events on."""
+
+    transport = "push"
+
+    def __init__(self, config: ListenerConfig) -> None:
+        self.config = config
+        self.user = config.user
+        self.stats = TransportStats(last_event_id=config.last_event_id)
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._wanted = frozenset(config.events)
+
+    @abc.abstractmethod
+    async def _open(self) -> None:
+        """Open one authenticated connection; raise AuthError, TargetError or ProtocolError."""
+
+    @abc.abstractmethod
+    async def _pump(self) -> None:
+        """Read frames until the connection ends; call `_deliver` for each event."""
+
+    @abc.abstractmethod
+    async def _drop(self) -> None:
+        """Close the current connection, if any; must not raise."""
+
+    async def _release(self) -> None:
+        """Free what outlives one connection (a private HTTP client); called once at the end."""
+
+    def resume_from(self) -> int | None:
+        return self.stats.last_event_id if self.config.resume else None
+
+    async def connect(self) -> None:
+        self._state("connecting")
+        try:
+            await self._open()
+        except BaseException:
+            await self._drop()
+            await self._release()
+            raise
+        self._state("connected")
+        self._task = asyncio.create_task(self._run(), name=f"{self.transport}:{self.user}")
+
+    async def items(self) -> AsyncIterator[Item]:
+        while (item := await self._queue.get()) is not None:
+            yield item
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await self._drop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._release()
+        self._state("closed")
+        self._queue.put_nowait(None)
+
+    def _deliver(self, event: str, data: Any, received_at: float, event_id: Any = None) -> None:
+        if not isinstance(data, dict):
+            data = {"value": data}
+        if event_id is None:
+            event_id = data.get("event_id")
+        if isinstance(event_id, str) and event_id.isdigit():
+            event_id = int(event_id)
+        if isinstance(event_id, int) and not isinstance(event_id, bool):
+            last = self.stats.last_event_id
+            if last is not None and event_id <= last:
+                self.stats.duplicates += 1
+                return
+            if last is not None and event_id > last + 1:
+                self.stats.gaps += 1
+                self.stats.missed += event_id - last - 1
+            self.stats.last_event_id = event_id
+        else:
+            event_id = None
+        if event not in self._wanted:
+            return
+        self.stats.events += 1
+        self._queue.put_nowait(
+            Received(self.transport, self.user, event, data, received_at, event_id, wamids_of(data))
+        )
+
+    def _state(self, state: State, reason: str | None = None) -> None:
+        self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._pump()
+                reason = "closed by the server"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001  any failure of the socket means a drop
+                reason = describe(exc)
+            await self._drop()
+            if self._closing:
+                return
+            if not self.config.reconnect:
+                self._state("failed", reason)
+                self._queue.put_nowait(None)
+                return
+            await self._reconnect(reason)
+
+    async def _reconnect(self, reason: str) -> None:
+        self.stats.reconnects += 1
+        self._state("reconnecting", reason)
+        delay = self.config.backoff_initial
+        while True:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.config.backoff_max)
+            try:
+                await self._open()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001  keep trying until closed
+                self.stats.error(describe(exc))
+                await self._drop()
+                continue
+            self._state("connected")
+            return

@@ -1,0 +1,91 @@
+"""The one small interface every client transport implements, so listen and bench never branch.
+
+A listener connects with its user's credentials, yields what it receives as an async iterator of
+`Received` items (and `StateChange` items when its connection changes), reconnects by itself
+(resuming from the last event id where the backend supports it), and closes.
+Timestamps are wall-clock `time.time()` seconds, so they compare across processes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["connecting", "connected", "reconnecting", "closed", "failed"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """One thing a client received: a push event, or a poll response that showed new messages."""
+
+    transport: str
+    user: str
+    event: str
+    data: dict[str, Any]
+    received_at: float
+    event_id: int | None = None
+    wamids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """The listener's connection changed state; `reason` says why when it is not by choice."""
+
+    transport: str
+    user: str
+    state: State
+    at: float
+    reason: str | None = None
+
+
+Item = Received | StateChange
+
+
+@dataclass
+class TransportStats:
+    """What a listener cost and saw: requests, bytes, 304s, errors, reconnects."""
+
+    requests: int = 0
+    bytes_received: int = 0
+    not_modified: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    events: int = 0
+    last_event_id: int | None = None
+    duplicates: int = 0
+    gaps: int = 0
+    missed: int = 0
+    error_reasons: dict[str, int] = field(default_factory=dict)
+
+    def error(self, reason: str) -> None:
+        self.errors += 1
+        self.error_reasons[reason] = self.error_reasons.get(reason, 0) + 1
+
+
+class Listener(abc.ABC):
+    """A client of one user over one transport."""
+
+    transport: str
+    user: str
+    stats: TransportStats
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Connect and authenticate; raise AuthError or TargetError if that is refused."""
+
+    @abc.abstractmethod
+    def items(self) -> AsyncIterator[Item]:
+        """Everything received, in arrival order, until `close()`."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Disconnect for good; `items()` ends."""
+
+    async def __aenter__(self) -> Listener:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
