@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import REQUIRE_SERVICES, sign
+from helpers import REQUIRE_SERVICES
+
+from mock_backend import samples
 
 NODE_DIR = Path(__file__).parent / "node"
 pytestmark = pytest.mark.node
@@ -45,45 +47,21 @@ async def _line(proc: asyncio.subprocess.Process) -> dict[str, object]:
     return dict(json.loads(raw))
 
 
-def _webhook(wamid: str) -> bytes:
-    message = {
-        "from": "5215512345678",
-        "id": wamid,
-        "timestamp": "1750000000",
-        "text": {"body": "hola desde node"},
-        "type": "text",
-    }
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-        "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5215512345678"}],
-        "messages": [message],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
-    }
-    return json.dumps(envelope).encode()
-
-
 async def test_node_client_receives_new_message(
     backend_url: str, token_for: Callable[[str], str]
 ) -> None:
     proc = await _start(backend_url, token_for("demo"))
     assert await _line(proc) == {"connected": True}
-    body = _webhook("wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFDNBMDAwMDAwMDAwMDAwMDAwMDAA")
+    message = samples.text_message("5215512345678", "hola desde node")
+    body, headers = samples.signed(samples.envelope([message]))
     async with httpx.AsyncClient(base_url=backend_url) as client:
-        answer = await client.post(
-            "/api/whatsapp/webhook",
-            content=body,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)},
-        )
+        answer = await client.post("/api/whatsapp/webhook", content=body, headers=headers)
     assert answer.status_code == 200
     received = await _line(proc)
     assert received["event"] == "new_message"
     data = received["data"]
     assert isinstance(data, dict)
-    assert data["message"]["wamid"].startswith("wamid.HBgN")
+    assert data["message"]["wamid"] == message["id"]
     assert await proc.wait() == 0
 
 
