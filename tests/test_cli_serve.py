@@ -59,8 +59,23 @@ def test_serve_on_a_taken_port_is_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_spawn_backend_with_a_bad_database_is_a_target_error(tmp_path: Path) -> None:
-    with pytest.raises(TargetError):
+@pytest.mark.parametrize(
+    ("database_url", "exit_code"),
+    [
+        pytest.param("nosuchdb://x", 2, id="unknown-dialect"),
+        pytest.param("sqlite+aiosqlite:////nonexistent/folder/w.db", 2, id="no-such-folder"),
+        pytest.param("postgresql+asyncpg://nobody@127.0.0.1:1/x", 3, id="unreachable"),
+    ],
+)
+def test_serve_with_a_bad_database_is_one_line(database_url: str, exit_code: int) -> None:
+    result = wasim("serve", "--port", "0", "--database-url", database_url)
+    assert result.returncode == exit_code
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_spawn_backend_that_cannot_start_is_a_target_error() -> None:
+    with pytest.raises(TargetError, match="unknown|dialect|plugin"):
         spawn_backend("--database-url", "nosuchdb://x", timeout=20)
 
 

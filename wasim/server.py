@@ -37,6 +37,36 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def check_database(url: str, timeout: float = 10.0) -> None:
+    """Open the database once, so a wrong URL is one clear error before the server starts."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    shown = url.split("@", 1)[-1] if "@" in url else url
+    try:
+        engine = create_async_engine(url)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise ConfigError(f"unusable database URL {shown}: {exc}") from None
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        # aiosqlite's worker thread crashes noisily when the open fails, so check the folder here.
+        folder = os.path.dirname(os.path.abspath(database))
+        if not os.access(folder, os.W_OK):
+            await engine.dispose()
+            raise ConfigError(
+                f"cannot create the SQLite database {database}: {folder} is not a writable folder"
+            )
+    try:
+        async with asyncio.timeout(timeout), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TargetError(f"cannot open the database {shown}: {reason}") from None
+    finally:
+        await engine.dispose()
+
+
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

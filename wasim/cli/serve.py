@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from wasim import defaults
 from wasim.cli._app import app, console, handled, run
 from wasim.errors import ConfigError
-from wasim.server import READY_PREFIX, bind_socket, serve
+from wasim.server import READY_PREFIX, bind_socket, check_database, serve
 from wasim.tokens import mint_token
 
 
@@ -63,6 +64,10 @@ def serve_command(
         log_level=log_level,
     )
     with handled():
+        try:
+            application = create_app(settings)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         sock = bind_socket(host, port)
 
     def ready(url: str) -> None:
@@ -80,12 +85,15 @@ def serve_command(
             console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
         print(f"{READY_PREFIX}{url}", flush=True)
 
-    try:
-        application = create_app(settings)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
     level = "warning" if quiet else log_level
-    run(serve(application, sock, log_level=level, on_ready=ready), fast_loop=True)
+    run(serve_backend(application, database_url, sock, level, ready), fast_loop=True)
+
+
+async def serve_backend(
+    application: object, database_url: str, sock: object, level: str, ready: Callable[[str], None]
+) -> None:
+    await check_database(database_url)
+    await serve(application, sock, log_level=level, on_ready=ready)  # type: ignore[arg-type]
 
 
 def _redact(url: str) -> str:
@@ -108,7 +116,9 @@ def token_command(
         defaults.JWT_CLAIM
     ),
     algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
-    expires_in: Annotated[float, typer.Option(help="Seconds until the token expires.")] = 3600.0,
+    expires_in: Annotated[
+        float, typer.Option(min=1, help="Seconds until the token expires.")
+    ] = 3600.0,
 ) -> None:
     """Mint a JWT that the bundled backend (or one like it) accepts for a user.
 
