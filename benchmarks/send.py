@@ -1,14 +1,22 @@
 """How fast `wasim send` fires signed webhooks, next to `wrk`, into a 200-only receiver.
 
-Run: python benchmarks/send.py [--seconds 5] [--connections 64]
-Prints wrk's POSTs/s, wasim's POSTs/s, their ratio, and the schedule lag p99 at 1,000/s.
-The receiver is a bare ASGI app under uvicorn in its own process.
+Run: python benchmarks/send.py [--seconds 5] [--concurrency 64] [--processes 2] [--count 100000]
+
+The receiver is a bare ASGI app (read the body, answer 200) in its own process, served the way
+`wasim serve` serves the backend: wasim.server.serve (uvicorn, httptools) on uvloop. Against it,
+in the same run:
+  * wrk -t1 -c<concurrency> around `wasim send --processes 1 --concurrency <concurrency>`;
+  * wrk -t<N> -c<N x concurrency> around `wasim send --processes N --concurrency <concurrency>`;
+  * `wasim send --rate 1000/s --duration 10s`: schedule lag (actual - scheduled start).
+wasim runs as the real CLI (`python -m wasim send … --json`) with a schedule far faster than
+anything can go, so its achieved rate is its ceiling; planning is not timed.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,13 +27,18 @@ from typing import Any
 
 from wasim import defaults
 from wasim.payloads import PayloadFactory
-from wasim.send import PlanSpec, SendReport, Target, build_plan, send_plan
+from wasim.send import PlanSpec, build_plan
 
 PATH = "/hook"
+MIX = "text=70,image=10,status=20"
+FLAT_OUT_RATE = "1000000/s"
 
 
 async def receiver_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
         return
     more = True
     while more:
@@ -36,27 +49,28 @@ async def receiver_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def run_receiver() -> None:
-    import uvicorn
+    import uvloop
 
-    from wasim.server import bind_socket, url_of
+    from wasim.server import bind_socket, serve
 
     sock = bind_socket("127.0.0.1", 0)
-    config = uvicorn.Config(receiver_app, log_level="warning", access_log=False, lifespan="off")
-    print(url_of(sock), flush=True)  # the kernel queues connections until uvicorn accepts
-    uvicorn.Server(config).run(sockets=[sock])
+    uvloop.run(serve(receiver_app, sock, on_ready=lambda url: print(url, flush=True)))
 
 
-def wrk_rate(url: str, body: bytes, headers: dict[str, str], seconds: int, conns: int) -> float:
-    lua = ["wrk.method = 'POST'", f"wrk.body = {_lua_string(body)}"]
+def wrk_rate(url: str, threads: int, conns: int, seconds: int) -> float:
+    sample = build_plan(PayloadFactory(seed=1), PlanSpec(), defaults.APP_SECRET)[0]
+    lua = ["wrk.method = 'POST'", f"wrk.body = {_lua_string(sample.body)}"]
     lua += [f"wrk.headers[{_lua_string(k.encode())}] = {_lua_string(v.encode())}"
-            for k, v in headers.items()]  # fmt: skip
+            for k, v in sample.headers.items()]  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lua) + "\n")
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", script.name, url + PATH],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    Path(script.name).unlink()
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s", script.name, url + PATH],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        Path(script.name).unlink()
     match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
     return float(match[1]) if match else 0.0
 
@@ -65,49 +79,61 @@ def _lua_string(data: bytes) -> str:
     return '"' + "".join(f"\\{b}" for b in data) + '"'
 
 
-def plan_for(rate: float, count: int) -> list[Any]:
-    spec = PlanSpec(mix={"text": 70, "image": 10, "status": 20}, count=count, rate=rate)
-    return build_plan(PayloadFactory(seed=1), spec, defaults.APP_SECRET)
-
-
-async def wasim_run(url: str, rate: float, count: int, conns: int) -> SendReport:
-    target = Target(url=url, webhook_path=PATH)
-    return await send_plan(target, plan_for(rate, count), concurrency=conns)
+def wasim_send(url: str, *options: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "wasim", "send", "--mix", MIX, "--seed", "1",
+               "--url", url, "--path", PATH, "--json", *options]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    report: dict[str, Any] = json.loads(out)
+    return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration")
+    parser.add_argument("--concurrency", type=int, default=64, help="connections per process")
+    parser.add_argument("--processes", type=int, default=2, help="N for the multi-process row")
+    parser.add_argument("--count", type=int, default=100_000, help="POSTs per flat-out run")
     parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver:
         run_receiver()
         return
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed")
     child = subprocess.Popen(
         [sys.executable, __file__, "--receiver"], stdout=subprocess.PIPE, text=True
     )
+    c, n = args.concurrency, args.processes
+    rows = []
     try:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
-        sample = plan_for(1000, 1)[0]
-        wrk = (
-            wrk_rate(url, sample.body, dict(sample.headers), args.seconds, args.connections)
-            if shutil.which("wrk") else 0.0
-        )  # fmt: skip
-        # Scheduled far faster than anything can go: the achieved rate is the ceiling.
-        flat_out = asyncio.run(wasim_run(url, 1_000_000, 20_000, args.connections))
-        paced = asyncio.run(wasim_run(url, 1000, 1000 * args.seconds, args.connections))
+        for procs in (1, n):
+            # wrk before and after wasim: the reference is their mean, so drift cancels out.
+            before = wrk_rate(url, procs, procs * c, args.seconds)
+            flat = wasim_send(url, "--rate", FLAT_OUT_RATE, "--count", str(args.count),
+                              "--concurrency", str(c), "--processes", str(procs))  # fmt: skip
+            after = wrk_rate(url, procs, procs * c, args.seconds)
+            rows.append((procs, (before + after) / 2, before, after, flat))
+        paced = wasim_send(url, "--rate", "1000/s", "--duration", "10s", "--concurrency", str(c))
     finally:
         child.terminate()
         child.wait()
-    lag = paced.lag.summary()
-    print(f"wrk            : {wrk:9.0f} signed POSTs/s  ({args.connections} connections)")
-    print(f"wasim send     : {flat_out.rate:9.0f} signed POSTs/s  ({flat_out.sent} sent, "
-          f"{dict(flat_out.answers)})")  # fmt: skip
-    print(f"ratio          : {flat_out.rate / wrk if wrk else float('nan'):9.2f} x wrk")
-    print(f"at 1,000/s     : achieved {paced.rate:.0f}/s, schedule lag p50 {lag.p50_ms:.2f} ms, "
-          f"p99 {lag.p99_ms:.2f} ms, max {lag.max_ms:.2f} ms")  # fmt: skip
+    print(f"machine    : {os.cpu_count()} cores; receiver: bare ASGI app (read body, answer 200) "
+          "in its own process, wasim.server.serve (uvicorn, httptools) on uvloop")  # fmt: skip
+    print(f"wrk        : -t<N> -c<N x {c}> -d{args.seconds}s, one signed body; "
+          "run before and after wasim, mean shown")  # fmt: skip
+    print(f"wasim send : --processes <N> --concurrency {c} --rate {FLAT_OUT_RATE} "
+          f"--count {args.count} --mix {MIX}")  # fmt: skip
+    for procs, wrk, before, after, flat in rows:
+        ratio = flat["rate_per_s"] / wrk if wrk else float("nan")
+        print(f"N={procs}: wrk {wrk:7.0f}/s ({before:.0f}, {after:.0f}) | wasim send "
+              f"{flat['rate_per_s']:7.0f} signed POSTs/s ({flat['sent']} sent, "
+              f"{flat['answers']}) | ratio {ratio:.2f} x wrk")  # fmt: skip
+    lag = paced["schedule_lag_ms"]
+    print(f"1,000/s for 10 s (1 process): achieved {paced['rate_per_s']:.0f}/s, {paced['sent']} "
+          f"sent; schedule lag = actual - scheduled start: p50 {lag['p50']:.2f} ms, "
+          f"p99 {lag['p99']:.2f} ms, max {lag['max']:.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp
 
 from mock_backend import api, sio, streams, webhook
-from mock_backend.db import create_tables, make_engine
+from mock_backend.db import Transactions, create_tables, make_engine
 from mock_backend.hub import Hub
 from mock_backend.metrics import Metrics, RequestMetrics
 from mock_backend.settings import Settings
@@ -34,9 +34,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     engine = make_engine(settings.database_url, metrics.queries.inc)
     server = sio.make_server(settings)
     hub = Hub(server, settings, metrics)
-    backend = Backend(
-        settings, engine, metrics, server, hub, Writer(engine, hub, settings.default_owner)
-    )
+    transactions = Transactions(engine, metrics.queries.inc)
+    writer = Writer(engine, hub, settings.default_owner, transactions)
+    backend = Backend(settings, engine, metrics, server, hub, writer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     asgi: ASGIApp = socketio.ASGIApp(
         server, RequestMetrics(app, metrics), socketio_path=settings.socketio_path
     )
-    return asgi
+    return webhook.WebhookFastPath(asgi, backend)
 
 
 def _routes(app: FastAPI, settings: Settings) -> None:

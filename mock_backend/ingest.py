@@ -1,7 +1,8 @@
 """Storing one batch of webhook items in one transaction: routing, dedup, status order.
 
 The statement count per batch does not grow with the batch, which is what makes group commit
-pay off: a few queries store hundreds of webhooks.
+pay off: a few queries store hundreds of webhooks. It is synchronous code, run in one go by
+`db.Transactions` (a worker thread on SQLite, `run_sync` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from mock_backend.db import conversations, insert_ignore, messages, utcnow
 from mock_backend.parse import Inbound, Item, Status
@@ -36,9 +37,7 @@ def advances(current: str, new: str) -> bool:
     return RANK.get(new, -1) > RANK.get(current, -1)
 
 
-async def apply_batch(
-    conn: AsyncConnection, items: list[Item], default_owner: str
-) -> list[Pending]:
+def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list[Pending]:
     """Store `items` and return the events they cause, in arrival order."""
     now = utcnow()
     inbound = [i for i in items if isinstance(i, Inbound)]
@@ -46,7 +45,7 @@ async def apply_batch(
 
     by_wamid: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if statuses:
-        rows = await conn.execute(
+        rows = conn.execute(
             select(messages).where(messages.c.wamid.in_({s.wamid for s in statuses}))
         )
         for r in rows:
@@ -55,10 +54,10 @@ async def apply_batch(
     names: dict[str, str | None] = {m.phone: m.contact_name for m in inbound if m.contact_name}
     phones = {m.phone for m in inbound}
     phones |= {s.recipient_id for s in statuses if s.wamid not in by_wamid}
-    routes, convs = await _route(conn, phones, names, default_owner, now)
+    routes, convs = _route(conn, phones, names, default_owner, now)
     extra = {r["conversation_id"] for rs in by_wamid.values() for r in rs} - set(convs)
     if extra:
-        for c in await conn.execute(select(conversations).where(conversations.c.id.in_(extra))):
+        for c in conn.execute(select(conversations).where(conversations.c.id.in_(extra))):
             convs[c.id] = dict(c._mapping)
 
     new_rows: dict[tuple[int, str], dict[str, Any]] = {}
@@ -69,7 +68,7 @@ async def apply_batch(
         elif item.wamid not in by_wamid:
             for cid in routes[item.recipient_id]:
                 new_rows.setdefault((cid, item.wamid), _row(cid, item, now))
-    inserted = await _insert(conn, list(new_rows.values()))
+    inserted = _insert(conn, list(new_rows.values()))
 
     pending: list[Pending] = []
     unread: dict[int, list[JSON]] = defaultdict(list)
@@ -111,13 +110,13 @@ async def apply_batch(
                     pending.append(_status_event(convs, row, item))
 
     if status_changes:
-        await conn.execute(
+        conn.execute(
             update(messages)
             .where(messages.c.id == bindparam("row_id"))
             .values(status=bindparam("new_status")),
             [{"row_id": i, "new_status": s} for i, s in status_changes.items()],
         )
-    await _bump_unread(conn, unread, now)
+    _bump_unread(conn, unread, now)
     return pending
 
 
@@ -161,8 +160,8 @@ def _status_event(convs: dict[int, dict[str, Any]], row: dict[str, Any], item: S
     return Pending(convs[row["conversation_id"]]["owner"], MESSAGE_STATUS, payload)
 
 
-async def _route(
-    conn: AsyncConnection, phones: set[str], names: dict[str, str | None], owner: str, now: str
+def _route(
+    conn: Connection, phones: set[str], names: dict[str, str | None], owner: str, now: str
 ) -> tuple[dict[str, list[int]], dict[int, dict[str, Any]]]:
     """Every conversation of each phone; a phone nobody has gets one for the default owner."""
     routes: dict[str, list[int]] = defaultdict(list)
@@ -170,17 +169,17 @@ async def _route(
     if not phones:
         return routes, convs
 
-    async def load(wanted: set[str]) -> None:
+    def load(wanted: set[str]) -> None:
         query = select(conversations).where(conversations.c.contact_phone.in_(wanted))
-        for c in await conn.execute(query.order_by(conversations.c.id)):
+        for c in conn.execute(query.order_by(conversations.c.id)):
             if c.id not in convs:
                 convs[c.id] = dict(c._mapping)
                 routes[c.contact_phone].append(c.id)
 
-    await load(phones)
+    load(phones)
     missing = phones - set(routes)
     if missing:
-        await conn.execute(
+        conn.execute(
             insert_ignore(conn.engine, conversations),
             [
                 {
@@ -194,17 +193,15 @@ async def _route(
                 for p in sorted(missing)
             ],
         )
-        await load(missing)
+        load(missing)
     return routes, convs
 
 
-async def _insert(
-    conn: AsyncConnection, rows: list[dict[str, Any]]
-) -> dict[tuple[int, str], dict[str, Any]]:
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:
     """Insert-or-ignore; only rows actually inserted come back (and only they are pushed)."""
     if not rows:
         return {}
-    result = await conn.execute(
+    result = conn.execute(
         insert_ignore(conn.engine, messages).returning(
             messages.c.id, messages.c.conversation_id, messages.c.wamid
         ),
@@ -221,11 +218,11 @@ async def _insert(
     }
 
 
-async def _bump_unread(conn: AsyncConnection, unread: dict[int, list[JSON]], now: str) -> None:
+def _bump_unread(conn: Connection, unread: dict[int, list[JSON]], now: str) -> None:
     """Add each conversation's new messages to its unread count, and fix up the snapshots."""
     if not unread:
         return
-    await conn.execute(
+    conn.execute(
         update(conversations)
         .where(conversations.c.id == bindparam("conv_id"))
         .values(
@@ -238,7 +235,7 @@ async def _bump_unread(conn: AsyncConnection, unread: dict[int, list[JSON]], now
             for cid, snaps in unread.items()
         ],
     )
-    rows = await conn.execute(
+    rows = conn.execute(
         select(conversations.c.id, conversations.c.unread_count).where(
             conversations.c.id.in_(list(unread))
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from socketio.exceptions import ConnectionRefusedError
 from mock_backend.auth import Refused, authenticate
 from mock_backend.settings import Settings
 from mock_backend.state import Backend
+
+log = logging.getLogger("mock_backend.sio")
 
 
 def make_server(settings: Settings) -> socketio.AsyncServer:
@@ -29,6 +32,7 @@ def install_handlers(backend: Backend) -> None:
     sio = backend.sio
     gauge = backend.metrics.connections.labels("socketio")
     expiries: dict[str, asyncio.TimerHandle] = {}
+    resuming: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
 
     async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> None:
         fields = auth if isinstance(auth, dict) else {}
@@ -49,15 +53,36 @@ def install_handlers(backend: Backend) -> None:
         if after is None:
             await sio.enter_room(sid, room)
         else:
-            # Runs after this handler returns, so the replay follows the CONNECT packet.
-            sio.start_background_task(resume, sid, identity.user, after)
+            # Runs once python-socketio has queued the CONNECT packet (after this handler returns),
+            # so the client gets CONNECT, the replay, then live events: the usual Socket.IO order.
+            task = sio.start_background_task(resume, sid, identity.user, after)
+            resuming.add(task)
+            task.add_done_callback(resuming.discard)
+
+    def present(sid: str) -> bool:
+        return sio.manager.eio_sid_from_sid(sid, "/") is not None
 
     async def resume(sid: str, user: str, after: int) -> None:
-        async with backend.hub.lock:
-            for event in await backend.replay(user, after):
-                await sio.emit(backend.hub.name(event), event.payload, to=sid)
-                backend.metrics.events.labels("socketio", event.kind).inc()
-            await sio.enter_room(sid, f"user:{user}")
+        """Replay what `sid` missed, then join its room, all under the hub lock (exactly once).
+
+        The socket may leave while this waits for the lock or the database: then there is nothing
+        to do (it resumes from its own last id next time), and joining a room would raise. If the
+        replay fails, the socket is dropped rather than left connected without its events.
+        """
+        try:
+            async with backend.hub.lock:
+                if not present(sid):
+                    return
+                for event in await backend.replay(user, after):
+                    if not present(sid):
+                        return
+                    await sio.emit(backend.hub.name(event), event.payload, to=sid)
+                    backend.metrics.events.labels("socketio", event.kind).inc()
+                if present(sid):  # no await between this check and the join
+                    await sio.enter_room(sid, f"user:{user}")
+        except Exception:
+            log.exception("replay to Socket.IO client %s failed; disconnecting it", sid)
+            await sio.disconnect(sid)
 
     async def disconnect(sid: str, reason: object = None) -> None:
         timer = expiries.pop(sid, None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mock_backend.db import conversations, events, insert_ignore, messages, users, utcnow
@@ -67,17 +68,15 @@ def conversation_dict(row: Row[Any] | dict[str, Any], last: JSON | None) -> JSON
     }
 
 
-async def allocate(conn: AsyncConnection, pending: list[Pending]) -> list[Event]:
+def allocate(conn: Connection, pending: list[Pending]) -> list[Event]:
     """Give each pending event the next id of its user, and store it, in this transaction."""
     if not pending:
         return []
     counts = Counter(p.user for p in pending)
-    await conn.execute(
-        insert_ignore(conn.engine, users), [{"id": u, "last_event_id": 0} for u in counts]
-    )
+    conn.execute(insert_ignore(conn.engine, users), [{"id": u, "last_event_id": 0} for u in counts])
     last: dict[str, int] = {}
     for user, n in sorted(counts.items()):
-        top = await conn.scalar(
+        top = conn.scalar(
             update(users)
             .where(users.c.id == user)
             .values(last_event_id=users.c.last_event_id + n)
@@ -88,7 +87,7 @@ async def allocate(conn: AsyncConnection, pending: list[Pending]) -> list[Event]
     for p in pending:
         last[p.user] += 1
         out.append(Event(p.user, last[p.user], p.kind, {"event_id": last[p.user], **p.payload}))
-    await conn.execute(
+    conn.execute(
         events.insert(),
         [
             {

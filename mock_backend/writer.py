@@ -12,17 +12,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mock_backend.db import Transactions
 from mock_backend.hub import Hub
 from mock_backend.ingest import apply_batch
 from mock_backend.parse import Item
-from mock_backend.store import Pending, allocate
+from mock_backend.store import Event, Pending, allocate
 
 log = logging.getLogger("mock_backend.writer")
 T = TypeVar("T")
 Job = Callable[[AsyncConnection], Awaitable[tuple[Any, list[Pending]]]]
 MAX_BATCH = 512
+# Loop turns with nothing new queued before a batch is closed: requests whose bytes have
+# arrived get parsed and join it, instead of waiting a whole commit for the next one.
+SETTLE_TURNS = 2
 
 
 @dataclass
@@ -35,10 +40,13 @@ class _Work:
 
 
 class Writer:
-    def __init__(self, engine: AsyncEngine, hub: Hub, default_owner: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, hub: Hub, default_owner: str, transactions: Transactions
+    ) -> None:
         self.engine = engine
         self.hub = hub
         self.default_owner = default_owner
+        self.transactions = transactions
         self._queue: asyncio.Queue[_Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -53,6 +61,7 @@ class Writer:
             work = self._queue.get_nowait()
             if not work.done.done():
                 work.done.set_exception(RuntimeError("server shutting down"))
+        await self.transactions.close()
 
     async def ingest(self, items: list[Item]) -> None:
         """Store and push `items`; returns once both are done."""
@@ -69,8 +78,14 @@ class Writer:
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(self._queue.get_nowait())
+            quiet = 0
+            while len(batch) < MAX_BATCH and quiet < SETTLE_TURNS:
+                if self._queue.empty():
+                    quiet += 1
+                    await asyncio.sleep(0)
+                else:
+                    batch.append(self._queue.get_nowait())
+                    quiet = 0
             webhooks = [w for w in batch if w.items is not None]
             if webhooks:
                 await self._store_webhooks(webhooks)
@@ -81,11 +96,12 @@ class Writer:
     async def _store_webhooks(self, webhooks: list[_Work]) -> None:
         items = [item for w in webhooks for item in w.items or ()]
 
-        async def job(conn: AsyncConnection) -> tuple[None, list[Pending]]:
-            return None, await apply_batch(conn, items, self.default_owner)
+        def store(conn: Connection) -> list[Event]:
+            return allocate(conn, apply_batch(conn, items, self.default_owner))
 
         try:
-            await self._transaction(job)
+            async with self.hub.lock:
+                await self.hub.publish(await self.transactions.run(store))
         except Exception:
             if len(webhooks) == 1:
                 log.exception("storing a webhook failed")
@@ -110,7 +126,7 @@ class Writer:
         async with self.hub.lock:
             async with self.engine.begin() as conn:
                 result, pending = await job(conn)
-                stored = await allocate(conn, pending)
+                stored = await conn.run_sync(allocate, pending)
             await self.hub.publish(stored)
         return result
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,9 +17,11 @@ import socketio
 import websockets
 from httpx_sse import aconnect_sse
 
-from mock_backend import Settings, samples
+from mock_backend import Settings, create_app, samples
+from mock_backend.state import Backend
 from tests.helpers import wait_for
 from wasim import defaults
+from wasim.server import ServerThread
 
 PHONE = "5215512345678"
 BOB_PHONE = "4479460000"
@@ -70,6 +74,14 @@ async def ws_listen(
         async for frame in ws:
             item = json.loads(frame)
             got.append((item["event"], item["data"]))
+
+
+def backend_in(app: Any) -> Backend:
+    """The `Backend` behind `create_app(...)`, found down its chain of wrapping ASGI apps."""
+    while not isinstance(getattr(getattr(app, "state", None), "backend", None), Backend):
+        app = getattr(app, "other_asgi_app", None) or app.app
+    backend: Backend = app.state.backend
+    return backend
 
 
 def wamids(got: Got) -> list[str]:
@@ -157,6 +169,40 @@ async def _disconnect_later(client: socketio.AsyncClient) -> None:
         await asyncio.Event().wait()
     finally:
         await client.disconnect()
+
+
+async def test_push_socketio_resume_skips_a_client_that_left(
+    settings: Settings, token_for: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    app = create_app(settings)
+    backend = backend_in(app)
+    reading, left = threading.Event(), threading.Event()
+    replay = backend.replay
+
+    async def held_until_left(user: str, after: int) -> list[Any]:
+        reading.set()
+        await asyncio.to_thread(left.wait, 10)
+        return await replay(user, after)
+
+    monkeypatch.setattr(backend, "replay", held_until_left)
+    with ServerThread(app) as server:
+        await post(server.url, samples.envelope([samples.text_message(PHONE)]))
+        gone = await sio_listen(server.url, token_for("demo"), [], last_event_id=0)
+        sid = gone.get_sid()
+        await wait_for(reading.is_set)
+        await gone.disconnect()
+        await wait_for(lambda: backend.sio.manager.eio_sid_from_sid(sid, "/") is None)
+        left.set()
+        got: Got = []
+        # Resumes hold the hub lock in turn, so this one's replay means the first is over.
+        again = await sio_listen(server.url, token_for("demo"), got, last_event_id=0)
+        await wait_for(lambda: len(got) == 2)
+        await again.disconnect()
+    sent = backend.metrics.registry.get_sample_value(
+        "wasim_events_emitted_total", {"transport": "socketio", "event": "new_message"}
+    )
+    assert sent == 2  # live (to nobody) and the second replay; none to the client that left
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_push_status_pushed_once_per_forward_move(

@@ -239,3 +239,30 @@ async def test_webhook_lone_surrogate_and_nul_stored(
     assert answer.status_code == 200
     [stored] = await messages_of(http, token_for("demo"))
     assert stored["text"] == "?y"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="fast-path"),
+        pytest.param({"Origin": "http://localhost:3000"}, id="fastapi-route"),
+    ],
+)
+async def test_webhook_both_doors_answer_alike(
+    http: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body, signed = samples.signed(samples.envelope([samples.text_message(PHONE)]))
+    ok = await http.post(HOOK, content=body, headers={**signed, **headers})
+    bad = await http.post(HOOK, content=body, headers=headers)
+    assert (ok.status_code, ok.json()) == (200, {"status": "ok"})
+    assert ok.headers["content-type"] == "application/json"
+    assert (bad.status_code, bad.json()) == (401, {"detail": "missing or bad X-Hub-Signature-256"})
+    if headers:
+        assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+async def test_webhook_fast_path_is_counted_under_its_route(http: httpx.AsyncClient) -> None:
+    body, headers = samples.signed(samples.envelope([samples.text_message(PHONE)]))
+    assert (await http.post(HOOK, content=body, headers=headers)).status_code == 200
+    metrics = (await http.get("/metrics")).text
+    assert f'wasim_http_requests_total{{method="POST",route="{HOOK}",status="200"}} 1.0' in metrics

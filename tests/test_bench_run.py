@@ -193,3 +193,58 @@ async def test_bench_nondefault_backend_works_by_changing_only_the_scenario() ->
         ("sse", 10, 10),
         ("poll", 10, 10),
     ]
+
+
+PUSH = """
+name = "push"
+
+[backend]
+url = "{url}"
+
+[users]
+count = 2
+
+[traffic]
+rate = 10
+duration = "1s"
+drain = "1.5s"
+
+[[clients]]
+kind = "socketio"
+
+[[clients]]
+kind = "sse"
+
+[[clients]]
+kind = "ws"
+
+[[clients]]
+kind = "hybrid"
+
+[[clients]]
+kind = "hybrid"
+name = "hybrid-always"
+fallback = "always"
+fallback_interval = "0.3s"
+"""
+
+
+async def test_bench_push_clients_pay_for_their_connects_and_frames(backend_url: str) -> None:
+    result = await run_bench(loads(PUSH.format(url=backend_url)))
+    groups = {g.name: g for g in result.groups}
+    for name in ("socketio", "sse", "ws"):
+        group = groups[name]
+        assert group.connect_requests == 2, name  # one upgrade or stream GET per user
+        assert group.bytes > 0, name
+        assert group.requests_per_user_hour >= 1, name
+
+
+async def test_bench_hybrid_polls_only_while_push_is_down_unless_told_always(
+    backend_url: str,
+) -> None:
+    result = await run_bench(loads(PUSH.format(url=backend_url)))
+    groups = {g.name: g for g in result.groups}
+    healthy, always = groups["hybrid"], groups["hybrid-always"]
+    assert healthy.delivered == healthy.expected == 10
+    assert (healthy.connect_requests, healthy.requests) == (4, 0)  # upgrade + first list load
+    assert always.requests > 0

@@ -9,10 +9,12 @@ from dataclasses import replace
 
 import httpx
 import pytest
+import socketio
 
 from mock_backend.samples import envelope, text_message
 from tests.helpers import sign, wait_for
 from wasim.errors import AuthError, ProtocolError, TargetError
+from wasim.server import ServerThread
 from wasim.transports import (
     Listener,
     ListenerConfig,
@@ -126,3 +128,22 @@ async def test_transport_wrong_path_is_clear(
     )
     with pytest.raises((ProtocolError, AuthError)):
         await make_listener(kind, config).connect()
+
+
+@pytest.mark.parametrize("kind", ["socketio", "socketio-lean"])
+async def test_transport_keeps_events_sent_before_connect_ack(kind: str) -> None:
+    # A server that replays from its connect handler sends those events before its CONNECT.
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    async def replay_on_connect(sid: str, environ: object, auth: object) -> None:
+        for n in (1, 2):
+            await sio.emit("new_message", {"event_id": n, "message": {"wamid": f"w{n}"}}, to=sid)
+
+    sio.on("connect", replay_on_connect)
+    with ServerThread(socketio.ASGIApp(sio)) as server:
+        listener = make_listener(kind, ListenerConfig(base_url=server.url, token="t"))
+        await listener.connect()
+        seen = Collector(listener)
+        await wait_for(seen.has("w2"))
+        await seen.close()
+    assert [i.event_id for i in seen.items if isinstance(i, Received)] == [1, 2]

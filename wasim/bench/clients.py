@@ -1,7 +1,10 @@
 """The bench's simulated clients: each is one or more listeners of one user, in one group.
 
-A `hybrid` client is a Socket.IO listener plus a slow polling fallback; it holds a message as
-soon as either of them shows it, which is what the measurement takes (first seen per client).
+A `hybrid` client is `wasim listen`'s hybrid listener: Socket.IO, and a slow list poll only while
+push is down (or, with `fallback = "always"`, a poller beside push all the time); it holds a
+message as soon as either shows it, which is what the measurement takes (first seen per client).
+Cost is what the transports count themselves: every HTTP request and WebSocket or Socket.IO
+upgrade (each connect attempt is one), and the bytes received on the wire or in frames.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from wasim.bench.scenario import ClientGroup
+from wasim.listen.hybrid import HybridListener
+from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
 from wasim.transports.config import ListenerConfig, PollConfig
 from wasim.transports.factory import make_listener
+
+COUNTERS = ("requests", "bytes", "not_modified", "errors", "reconnects")
 
 
 @dataclass
@@ -26,17 +33,14 @@ class Client:
     user: str
     visible: bool
     listeners: list[Listener] = field(default_factory=list)
-    push_bytes: int = 0
+    meters: list[Listener] = field(default_factory=list)
 
     def counters(self) -> dict[str, int]:
-        """Cumulative cost. Push listeners do not count their own traffic, so a push
-        connection counts one request per (re)connect and the JSON size of its events."""
-        totals = {"requests": 0, "bytes": self.push_bytes, "not_modified": 0, "errors": 0}
-        totals["reconnects"] = 0
-        for listener in self.listeners:
+        """Cumulative cost, as counted by the transports (`meters`, else `listeners`)."""
+        totals = dict.fromkeys(COUNTERS, 0)
+        for listener in self.meters or self.listeners:
             stats = listener.stats
-            pushed = listener.transport != "poll"
-            totals["requests"] += stats.requests + (1 + stats.reconnects if pushed else 0)
+            totals["requests"] += stats.requests
             totals["bytes"] += stats.bytes_received
             totals["not_modified"] += stats.not_modified
             totals["errors"] += stats.errors
@@ -80,6 +84,11 @@ def build_clients(
         visible = index >= hidden
         config = listener_config(group, base_url, user, tokens[user])
         client = Client(f"{group.label}:{user}:{index}", group.label, group.kind, user, visible)
+        if group.kind == "hybrid" and group.fallback == "when-down":
+            hybrid = _hybrid(group, config)
+            client.listeners, client.meters = [hybrid], [hybrid.push, hybrid.poller]
+            clients.append(client)
+            continue
         if group.kind in ("socketio", "sse", "ws", "hybrid"):
             push = "socketio" if group.kind == "hybrid" else group.kind
             client.listeners.append(make_listener(push, config, http))
@@ -95,3 +104,11 @@ def build_clients(
             client.listeners.append(make_listener("poll", replace(config, poll=poll), http))
         clients.append(client)
     return clients
+
+
+def _hybrid(group: ClientGroup, config: ListenerConfig) -> HybridListener:
+    push = make_listener("socketio", config)
+    assert isinstance(push, PushListener)
+    return HybridListener(
+        push, group.fallback_interval, group.fallback_after, group.event_new_message
+    )

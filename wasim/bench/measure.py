@@ -6,11 +6,14 @@ returns), and joined with the sends only at the end, so ordering never loses a d
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 
-from wasim.bench.clients import Client
+from wasim.bench.clients import COUNTERS, Client
+from wasim.bench.expectation import Message, polling_expectation
 from wasim.bench.results import ExpectedLatency, GroupResult, Missing
-from wasim.bench.scenario import ClientGroup
+from wasim.bench.scenario import POLL_KINDS, ClientGroup
 from wasim.stats import LatencyHistogram
 
 
@@ -20,6 +23,7 @@ class Sent:
     user: str
     scheduled_at: float
     measured: bool
+    phone: str = ""
 
 
 @dataclass
@@ -30,8 +34,10 @@ class Collector:
     seen: dict[str, dict[str, float]] = field(default_factory=dict)
     delivered_live: int = 0
 
-    def expect(self, wamid: str, user: str, scheduled_at: float, measured: bool) -> None:
-        self.sent.setdefault(wamid, Sent(wamid, user, scheduled_at, measured))
+    def expect(
+        self, wamid: str, user: str, scheduled_at: float, measured: bool, phone: str = ""
+    ) -> None:
+        self.sent.setdefault(wamid, Sent(wamid, user, scheduled_at, measured, phone))
 
     def saw(self, client_id: str, wamids: tuple[str, ...], at: float) -> None:
         first = self.seen.setdefault(client_id, {})
@@ -42,6 +48,21 @@ class Collector:
 
     def measured(self) -> list[Sent]:
         return [sent for sent in self.sent.values() if sent.measured]
+
+    def as_polled(self, open_phones: dict[str, str]) -> list[Message]:
+        """Each measured message as polling sees it: in the user's open chat or not, and how
+        long until the next message of its conversation replaces it as the list's last one."""
+        following: dict[str, float] = {}
+        latest: dict[tuple[str, str], Sent] = {}
+        for sent in sorted(self.sent.values(), key=lambda s: s.scheduled_at):
+            previous = latest.get((sent.user, sent.phone))
+            if previous is not None:
+                following[previous.wamid] = sent.scheduled_at - previous.scheduled_at
+            latest[(sent.user, sent.phone)] = sent
+        return [
+            Message(open_phones.get(s.user) == s.phone, following.get(s.wamid, math.inf))
+            for s in self.measured()
+        ]
 
     def outstanding(self, clients: list[Client]) -> int:
         """Deliveries still awaited by visible clients, for deciding when the drain may end."""
@@ -62,8 +83,11 @@ class Collector:
         clients: list[Client],
         counters: dict[str, dict[str, int]],
         window_s: float,
+        at_connect: dict[str, dict[str, int]] | None = None,
+        open_phones: dict[str, str] | None = None,
     ) -> GroupResult:
-        """Latency, delivery and cost of one group; `counters` are per client, for the window."""
+        """Latency, delivery and cost of one group; `counters` are per client, for the window,
+        `at_connect` per client, what opening it cost; `open_phones` each user's open chat."""
         histogram = LatencyHistogram()
         expected = delivered = 0
         missing: list[Missing] = []
@@ -72,6 +96,7 @@ class Collector:
         for client in clients:
             if client.visible:
                 by_user.setdefault(client.user, []).append(client)
+        per_client: dict[str, list[float]] = {}
         for sent in self.measured():
             for client in by_user.get(sent.user, []):
                 expected += 1
@@ -83,19 +108,24 @@ class Collector:
                     continue
                 delivered += 1
                 histogram.record(max(at - sent.scheduled_at, 0.0))
-        totals = {"requests": 0, "bytes": 0, "not_modified": 0, "errors": 0, "reconnects": 0}
+                per_client.setdefault(client.id, []).append(max(at - sent.scheduled_at, 0.0))
+        totals = dict.fromkeys(COUNTERS, 0)
+        connect_requests = connect_bytes = 0
         per_user: dict[str, dict[str, int]] = {}
         for client in clients:
             counted = counters.get(client.id, {})
             for key in totals:
                 totals[key] += counted.get(key, 0)
+            opening = (at_connect or {}).get(client.id, {})
+            connect_requests += opening.get("requests", 0)
+            connect_bytes += opening.get("bytes", 0)
             user = per_user.setdefault(client.user, {"requests": 0, "bytes": 0})
             user["requests"] += counted.get("requests", 0)
             user["bytes"] += counted.get("bytes", 0)
         plan = group.polling
-        expected_latency = (
-            ExpectedLatency(plan.interval) if plan is not None and group.kind != "hybrid" else None
-        )
+        expected_latency: ExpectedLatency | None = None
+        if plan is not None and group.kind in POLL_KINDS:
+            expected_latency = polling_expectation(plan, self.as_polled(open_phones or {}))
         return GroupResult(
             name=group.label,
             kind=group.kind,
@@ -111,8 +141,20 @@ class Collector:
             window_s=window_s,
             per_user=per_user,
             expected_latency=expected_latency,
+            connect_requests=connect_requests,
+            connect_bytes=connect_bytes,
+            latency_mean_se_ms=_clustered_se(list(per_client.values())) * 1000.0,
             **totals,
         )
+
+
+def _clustered_se(samples: list[list[float]]) -> float:
+    """Standard error of the mean latency with clients as the independent units: a poller's
+    phase is fixed for the run, so one client's waits move together."""
+    means = [sum(values) / len(values) for values in samples if values]
+    if len(means) < 2:
+        return 0.0
+    return statistics.stdev(means) / math.sqrt(len(means))
 
 
 def window_counters(

@@ -9,12 +9,18 @@ JSON document (`BenchResult.to_dict()`); fields are only ever added within a sch
     warnings      [text]
     traffic       {messages, measured, posts, duplicates, send_errors, rate}
     groups        [{name, kind, clients, visible_clients, users,
-                    latency {count, mean, p50, p90, p95, p99, max} (ms), histogram (HdrHistogram
+                    latency {count, mean, p50, p90, p95, p99, max} (ms), latency_mean_se_ms
+                    (standard error of the mean, clients as units), histogram (HdrHistogram
                     base64, mergeable), expected, delivered, delivery_ratio, missing_count,
                     missing [{wamid, user, client}] (first 20), requests, bytes, not_modified,
-                    errors, reconnects, requests_per_minute, requests_per_user_hour,
-                    bytes_per_user_hour, per_user {user: {requests, bytes}},
-                    expected_latency {interval_s, mean_ms, max_ms} | null}]
+                    errors, reconnects (in the measured window), connect_requests,
+                    connect_bytes (opening the clients: handshakes, upgrades, first loads),
+                    requests_per_minute (window rate, all users), requests_per_user_hour,
+                    bytes_per_user_hour (a one-hour session: the connect once plus the
+                    window's rate for an hour, per user), per_user {user: {requests, bytes}},
+                    expected_latency {interval_s, mean_ms, max_ms, pattern, formula,
+                    formula_ms, unshown} | null (polling's analytical wait: the first of
+                    several independent pollers; see wasim.bench.expectation)}]
     server        backend `/metrics` counters that moved during the run | null
     saturation    {cpu_percent_mean, cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms,
                    suspect, reasons}
@@ -46,17 +52,35 @@ class Missing:
 
 @dataclass(frozen=True)
 class ExpectedLatency:
-    """The analytical latency of polling every `interval_s`: mean T/2, worst T."""
+    """The analytical latency of a polling pattern (see `wasim.bench.expectation`).
+
+    `mean_ms` and `max_ms` are over this run's measured messages; `formula` and `formula_ms`
+    the textbook case (a message of the open chat that nothing supersedes); `interval_s` the
+    fastest poller's interval, whose T/2 alone would overstate the wait when pollers overlap.
+    """
 
     interval_s: float
+    mean_ms: float
+    max_ms: float
+    pattern: str = ""
+    formula: str = ""
+    formula_ms: float = 0.0
+    unshown: int = 0
 
     @property
-    def mean_ms(self) -> float:
+    def single_poller_mean_ms(self) -> float:
         return self.interval_s * 500.0
 
-    @property
-    def max_ms(self) -> float:
-        return self.interval_s * 1000.0
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "interval_s": self.interval_s,
+            "mean_ms": self.mean_ms,
+            "max_ms": self.max_ms,
+            "pattern": self.pattern,
+            "formula": self.formula,
+            "formula_ms": self.formula_ms,
+            "unshown": self.unshown,
+        }
 
 
 @dataclass
@@ -82,6 +106,9 @@ class GroupResult:
     window_s: float
     per_user: dict[str, dict[str, int]] = field(default_factory=dict)
     expected_latency: ExpectedLatency | None = None
+    connect_requests: int = 0
+    connect_bytes: int = 0
+    latency_mean_se_ms: float = 0.0
 
     @property
     def delivery_ratio(self) -> float:
@@ -89,15 +116,21 @@ class GroupResult:
 
     @property
     def requests_per_minute(self) -> float:
+        """The measured window's rate, all users: the steady state, without connecting."""
         return self.requests * 60.0 / self.window_s if self.window_s else 0.0
 
     @property
     def requests_per_user_hour(self) -> float:
-        return self.requests_per_minute * 60.0 / max(self.users, 1)
+        """One user's one-hour session: connecting once, then the window's rate for an hour."""
+        return self._per_user_hour(self.connect_requests, self.requests)
 
     @property
     def bytes_per_user_hour(self) -> float:
-        return self.bytes * 3600.0 / self.window_s / max(self.users, 1) if self.window_s else 0.0
+        return self._per_user_hour(self.connect_bytes, self.bytes)
+
+    def _per_user_hour(self, at_connect: int, in_window: int) -> float:
+        hourly = in_window * 3600.0 / self.window_s if self.window_s else 0.0
+        return (at_connect + hourly) / max(self.users, 1)
 
     def figures(self) -> dict[str, float]:
         prefix = self.name
@@ -113,6 +146,7 @@ class GroupResult:
                 f"{prefix}.missing": float(self.missing_count),
                 f"{prefix}.delivery_ratio": self.delivery_ratio,
                 f"{prefix}.requests": float(self.requests),
+                f"{prefix}.connect_requests": float(self.connect_requests),
                 f"{prefix}.requests_per_minute": self.requests_per_minute,
                 f"{prefix}.requests_per_user_hour": self.requests_per_user_hour,
                 f"{prefix}.bytes_per_user_hour": self.bytes_per_user_hour,
@@ -140,6 +174,9 @@ class GroupResult:
             "missing": [vars(item) for item in self.missing[:MISSING_SHOWN]],
             "requests": self.requests,
             "bytes": self.bytes,
+            "connect_requests": self.connect_requests,
+            "connect_bytes": self.connect_bytes,
+            "latency_mean_se_ms": self.latency_mean_se_ms,
             "not_modified": self.not_modified,
             "errors": self.errors,
             "reconnects": self.reconnects,
@@ -147,13 +184,7 @@ class GroupResult:
             "requests_per_user_hour": self.requests_per_user_hour,
             "bytes_per_user_hour": self.bytes_per_user_hour,
             "per_user": self.per_user,
-            "expected_latency": None
-            if expected is None
-            else {
-                "interval_s": expected.interval_s,
-                "mean_ms": expected.mean_ms,
-                "max_ms": expected.max_ms,
-            },
+            "expected_latency": None if expected is None else expected.as_dict(),
         }
 
 

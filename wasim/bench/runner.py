@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from wasim.bench.results import BenchResult, TrafficSummary
 from wasim.bench.saturation import Monitor
 from wasim.bench.scenario import Scenario
 from wasim.bench.thresholds import evaluate, parse_threshold
-from wasim.bench.traffic import Planned, Sender, plan_traffic
+from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
 from wasim.transports.base import Listener, Received, StateChange
 
@@ -40,7 +39,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-SendCallback = Callable[[str, float], None]
+SendCallback = Callable[[str, float, bool], None]
 
 
 def drain_time(scenario: Scenario) -> float:
@@ -65,8 +64,9 @@ async def run_bench(
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
-    `on_send(wamid, scheduled_at)` sees each message as it is scheduled, e.g. for an
-    independent client to measure the same traffic (benchmarks/bench_fidelity.py).
+    `on_send(wamid, scheduled_at, measured)` sees each message as it is scheduled (`measured`:
+    after the warm-up), e.g. for an independent client to measure the same traffic
+    (benchmarks/bench_fidelity.py).
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
@@ -79,15 +79,18 @@ async def run_bench(
         run = _Run(scenario, target, http, on_progress, on_send)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
-        done, _ = await asyncio.wait({main, watch}, return_when=asyncio.FIRST_COMPLETED)
-        loser = watch if main in done else main
-        loser.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loser
-        if main not in done:
-            await run.close_clients()
-            watch.result()
-        result = main.result()
+        try:
+            done, _ = await asyncio.wait({main, watch}, return_when=asyncio.FIRST_COMPLETED)
+            loser = watch if main in done else main
+            loser.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loser
+            if main not in done:
+                await run.close_clients()
+                watch.result()
+            result = main.result()
+        finally:
+            await run.sender.close()
     result.thresholds = [
         evaluate(parse_threshold(expression), result.figures())
         for expression in scenario.thresholds
@@ -112,7 +115,7 @@ class _Run:
         self.http = http
         self.on_progress = on_progress
         self.collector = Collector()
-        self.sender = Sender(http, target.url + scenario.backend.webhook_path)
+        self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
         self.clients: list[Client] = []
         self.pumps: list[asyncio.Task[None]] = []
         self.warnings: list[str] = []
@@ -158,12 +161,15 @@ class _Run:
         self.phase = "setup"
         prepared = await prepare(scenario, target.url, self.http)
         self.phase = "connecting"
+        await self.sender.open()
         opened = prepared.open_conversation()
         for group in scenario.clients:
             self.clients += build_clients(
                 group, target.url, prepared.users, prepared.tokens, opened, self.http
             )
         await asyncio.gather(*(lst.connect() for c in self.clients for lst in c.listeners))
+        # What connecting cost (handshakes, upgrades, first loads): paid once per session.
+        at_connect = {client.id: client.counters() for client in self.clients}
         self.pumps = [
             asyncio.create_task(self._pump(client, listener))
             for client in self.clients
@@ -181,9 +187,10 @@ class _Run:
                 return
             for wamid, phone in planned.senders.items():
                 user = owners.get(phone, "")
-                self.collector.expect(wamid, user, scheduled_at, scheduled_at >= window_start)
+                measured = scheduled_at >= window_start
+                self.collector.expect(wamid, user, scheduled_at, measured, phone)
                 if self.on_send is not None:
-                    self.on_send(wamid, scheduled_at)
+                    self.on_send(wamid, scheduled_at, measured)
 
         monitor = Monitor()
         monitor.start()
@@ -204,9 +211,15 @@ class _Run:
         clients = self.clients
         await self.close_clients()
         window = max(window_end - window_start, 1e-6)
+        open_phones = {user: contacts[0].phone for user, contacts in prepared.contacts.items()}
         groups = [
             self.collector.group_result(
-                group, [c for c in clients if c.group == group.label], counters, window
+                group,
+                [c for c in clients if c.group == group.label],
+                counters,
+                window,
+                at_connect=at_connect,
+                open_phones=open_phones,
             )
             for group in scenario.clients
         ]
@@ -239,8 +252,6 @@ class _Run:
     async def _pump(self, client: Client, listener: Listener) -> None:
         async for item in listener.items():
             if isinstance(item, Received):
-                if listener.transport != "poll":
-                    client.push_bytes += len(json.dumps(item.data))
                 if item.wamids:
                     self.collector.saw(client.id, item.wamids, item.received_at)
             elif isinstance(item, StateChange) and item.state == "failed":

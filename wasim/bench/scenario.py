@@ -140,7 +140,12 @@ class Traffic(_Model):
 
 
 class ClientGroup(_Model):
-    """One client per user (or `per_user`) of one kind; its figures make one report column."""
+    """One client per user (or `per_user`) of one kind; its figures make one report column.
+
+    A `hybrid` client holds a Socket.IO connection and polls the conversation list every
+    `fallback_interval` only while push has been down for `fallback_after` (the seed's design);
+    `fallback = "always"` polls all the time beside push instead.
+    """
 
     kind: Kind
     name: str | None = None
@@ -151,6 +156,8 @@ class ClientGroup(_Model):
     etag: bool | None = None
     hidden_share: float | None = Field(default=None, ge=0, le=1)
     fallback_interval: Duration = 30.0
+    fallback_after: Duration = 10.0
+    fallback: Literal["when-down", "always"] = "when-down"
     conversations_path: str = defaults.CONVERSATIONS_PATH
     stream_path: str = defaults.STREAM_PATH
     ws_path: str = defaults.WS_PATH

@@ -55,7 +55,10 @@ def send_command(
     batch: Annotated[int, typer.Option(help="Updates per POST.")] = 1,
     duplicates: Annotated[float, typer.Option(help="Probability of a duplicate delivery.")] = 0.0,
     reorder: Annotated[float, typer.Option(help="Probability of swapping neighbours.")] = 0.0,
-    concurrency: Annotated[int, typer.Option(help="Cap on POSTs in flight.")] = 256,
+    concurrency: Annotated[int, typer.Option(help="Cap on POSTs in flight (per process).")] = 256,
+    processes: Annotated[
+        int, typer.Option(help="Send from this many processes (one core each), one schedule.")
+    ] = 1,
     retry: Annotated[str, typer.Option(help="Retry profile: none, fast or meta.")] = "none",
     time_scale: Annotated[float, typer.Option(help="Divide retry delays by this.")] = 1.0,
     timeout: Annotated[
@@ -94,6 +97,7 @@ def send_command(
         wamid=wamid, sets=sets or (), phones=[p for p in (phones or "").split(",") if p],
         context=context, referral=referral, rate=rate, count=count, duration=duration,
         batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
+        processes=processes,
         retry=retry, time_scale=time_scale, seed=seed, shape=cast(Shape, shape),
         locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
         print_only=print_only, record_to=record_to, replay=replay,
@@ -108,8 +112,9 @@ def send_command(
             run_job(
                 job,
                 on_plan=lambda total: progress.update(task, total=total),
-                on_result=lambda _: progress.advance(task),
-            )
+                on_progress=lambda done: progress.update(task, completed=done),
+            ),
+            fast_loop=True,
         )
     render_send(outcome, as_json)
 

@@ -1,6 +1,7 @@
 """Sending webhooks like Meta: bytes, signatures, an open-model schedule, retries, replay."""
 
 from wasim.send.encoding import SIGNATURE_HEADER, SignMode, Style, encode, signature, signed_request
+from wasim.send.fleet import send_split
 from wasim.send.plan import Delivery, PlanSpec, build_plan, parse_mix, prepare
 from wasim.send.record import load, record
 from wasim.send.report import SendReport, SendResult
@@ -28,6 +29,7 @@ __all__ = [
     "record",
     "retry_profile",
     "send_plan",
+    "send_split",
     "signature",
     "signed_request",
     "verify",

@@ -16,11 +16,12 @@ from wasim.errors import ConfigError
 from wasim.payloads import STATUS_KINDS, PayloadFactory, Shape
 from wasim.payloads.factory import ContextKind
 from wasim.send.encoding import SignMode, Style, signature
+from wasim.send.fleet import send_split
 from wasim.send.plan import Delivery, PlanSpec, build_plan, parse_mix
 from wasim.send.record import load, record
 from wasim.send.report import SendReport
 from wasim.send.retry import retry_profile
-from wasim.send.sender import OnResult, Target, raise_if_unreachable, send_plan
+from wasim.send.sender import OnProgress, OnResult, Target, raise_if_unreachable, send_plan
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|m|min|h))?\s*$")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
@@ -81,6 +82,7 @@ class SendJob:
     duplicates: float = 0.0
     reorder: float = 0.0
     concurrency: int = 256
+    processes: int = 1
     retry: str = "none"
     time_scale: float = 1.0
     seed: int | None = None
@@ -147,19 +149,41 @@ async def run_job(
     *,
     on_plan: Callable[[int], None] | None = None,
     on_result: OnResult | None = None,
+    on_progress: OnProgress | None = None,
 ) -> JobOutcome:
-    """Plan, then print, record and/or send; raise WasimError on anything unusable."""
+    """Plan, then print, record and/or send; raise WasimError on anything unusable.
+
+    With `processes` > 1 the POSTs go out from that many processes; `on_result` is then not
+    called (results stay in the children), `on_progress` still is.
+    """
     endpoint = job.target.endpoint
     retry = retry_profile(job.retry, job.time_scale)
+    if job.processes < 1 or job.concurrency < 1:
+        raise ConfigError("--processes and --concurrency must be at least 1")
     plan = plan_of(job)
     recorded = record(plan, job.record_to) if job.record_to is not None else 0
     if job.print_only:
         return JobOutcome(None, plan, endpoint, recorded)
     if on_plan is not None:
         on_plan(len(plan))
-    report = await send_plan(
-        job.target, plan, concurrency=job.concurrency, retry=retry, on_result=on_result
-    )
+    if job.processes > 1:
+        report = await send_split(
+            job.target,
+            plan,
+            job.processes,
+            concurrency=job.concurrency,
+            retry=retry,
+            on_progress=on_progress,
+        )
+    else:
+        report = await send_plan(
+            job.target,
+            plan,
+            concurrency=job.concurrency,
+            retry=retry,
+            on_result=on_result,
+            on_progress=on_progress,
+        )
     raise_if_unreachable(report, job.target)
     return JobOutcome(report, [], endpoint, recorded)
 

@@ -12,6 +12,9 @@ from wasim.stats import LatencyHistogram
 GUIDANCE_MEDIAN_MS = 250.0
 GUIDANCE_SLOW_MS = 1000.0
 GUIDANCE_SLOW_FRACTION = 0.01
+_COUNTS = (
+    "planned", "sent", "timeouts", "errors", "retries", "duplicates", "gave_up", "elapsed", "slow"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,68 @@ class SendReport:
     first_error: str | None = None
 
     def add(self, result: SendResult) -> None:
+        self.tally(result.status_code, result.error, result.attempts, result.duplicate)
+        answered = result.first_answer_at
+        self.record_times(
+            result.started_at - result.scheduled_at,
+            None if answered is None else answered - result.scheduled_at,
+        )
+
+    def tally(self, status: int | None, error: str | None, attempts: int, duplicate: bool) -> None:
+        """Count one planned POST after its last attempt."""
         self.sent += 1
-        self.retries += result.attempts - 1
-        self.duplicates += result.duplicate
-        self.lag.record(max(result.started_at - result.scheduled_at, 0.0))
-        if result.first_answer_at is not None:
-            took = result.first_answer_at - result.scheduled_at
-            self.latency.record(took)
-            self.slow += took * 1000 > GUIDANCE_SLOW_MS
-        if result.status_code is not None:
-            self.answers[f"{result.status_code // 100}xx"] += 1
-        elif result.error == "timeout":
+        self.retries += attempts - 1
+        self.duplicates += duplicate
+        if status is not None:
+            self.answers[f"{status // 100}xx"] += 1
+        elif error == "timeout":
             self.timeouts += 1
         else:
             self.errors += 1
-            self.first_error = self.first_error or result.error
-        self.gave_up += not result.ok
+            self.first_error = self.first_error or error
+        self.gave_up += status != 200
+
+    def record_times(self, lag: float, latency: float | None) -> None:
+        """Schedule lag of the first attempt and its answer's latency, both from schedule."""
+        self.lag.record(max(lag, 0.0))
+        if latency is not None:
+            self.latency.record(latency)
+            self.slow += latency * 1000 > GUIDANCE_SLOW_MS
+
+    def merge(self, other: SendReport) -> None:
+        """Add another process's share of the same schedule; elapsed is the longer one."""
+        self.planned += other.planned
+        self.sent += other.sent
+        self.answers.update(other.answers)
+        self.timeouts += other.timeouts
+        self.errors += other.errors
+        self.retries += other.retries
+        self.duplicates += other.duplicates
+        self.gave_up += other.gave_up
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.latency.merge(other.latency)
+        self.lag.merge(other.lag)
+        self.slow += other.slow
+        self.first_error = self.first_error or other.first_error
+
+    def encode(self) -> dict[str, Any]:
+        """A picklable, JSON-able form for shipping a report between processes."""
+        return {
+            **{name: getattr(self, name) for name in _COUNTS},
+            "answers": dict(self.answers),
+            "first_error": self.first_error,
+            "latency": self.latency.encode(),
+            "lag": self.lag.encode(),
+        }
+
+    @classmethod
+    def decode(cls, data: dict[str, Any]) -> SendReport:
+        report = cls(**{name: data[name] for name in _COUNTS})
+        report.answers = Counter(data["answers"])
+        report.first_error = data["first_error"]
+        report.latency = LatencyHistogram.decode(data["latency"])
+        report.lag = LatencyHistogram.decode(data["lag"])
+        return report
 
     @property
     def rate(self) -> float:

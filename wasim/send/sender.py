@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import heapq
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import aiohttp
 
 from wasim import defaults
 from wasim.errors import ConfigError, TargetError
 from wasim.send.plan import Delivery
 from wasim.send.report import SendReport, SendResult
 from wasim.send.retry import RetryProfile, retry_profile
+from wasim.send.wire import Wire, WireError
 
 OnResult = Callable[[SendResult], None]
+OnProgress = Callable[[int], None]
+PROGRESS_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,111 +46,138 @@ async def send_plan(
     concurrency: int = 256,
     retry: RetryProfile | None = None,
     on_result: OnResult | None = None,
+    on_progress: OnProgress | None = None,
+    start_at: float | None = None,
 ) -> SendReport:
-    """Send `plan` on its schedule (open model) and return the run's report."""
+    """Send `plan` on its schedule (open model) and return the run's report.
+
+    `on_result` gets every POST after its last attempt; `on_progress` gets the number done,
+    every 0.1 s. `start_at` (a `time.time()` value) starts the schedule at that instant, which
+    lets several processes share one schedule.
+    """
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
-    runner = _Runner(target, retry or retry_profile("none"), concurrency, on_result)
-    return await runner.run(plan)
+    runner = _Runner(target, plan, retry or retry_profile("none"), on_result)
+    return await runner.run(concurrency, on_progress, start_at)
 
 
 class _Runner:
-    def __init__(
-        self, target: Target, retry: RetryProfile, concurrency: int, on_result: OnResult | None
-    ) -> None:
-        self.endpoint = target.endpoint
-        self.target = target
-        self.retry = retry
-        self.slots = asyncio.Semaphore(concurrency)
-        self.concurrency = concurrency
-        self.on_result = on_result
-        self.report = SendReport()
-        self.session: aiohttp.ClientSession | None = None
+    """`concurrency` workers take POSTs in order of due time; a busy worker is a POST in flight.
 
-    async def run(self, plan: Sequence[Delivery]) -> SendReport:
-        self.report.planned = len(plan)
-        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
-        loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, skip_auto_headers=("Accept-Encoding",)
-        ) as self.session:
-            tasks: set[asyncio.Task[None]] = set()
-            # The prebuilt plan is long-lived: keep the collector from rescanning it mid-run,
-            # where its pauses would show up as schedule lag.
-            gc.collect()
-            gc.freeze()
-            try:
-                await self._schedule(plan, tasks)
-            finally:
-                gc.unfreeze()
-            self.report.elapsed = loop.time() - self.mono0
+    Everything a POST needs is built before the schedule starts, and the hot path allocates
+    only a tuple per attempt; lag and latency go into histograms after the run.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        plan: Sequence[Delivery],
+        retry: RetryProfile,
+        on_result: OnResult | None,
+    ) -> None:
+        self.wire = Wire(target.endpoint, target.timeout)
+        self.plan = plan
+        self.retry = retry
+        self.on_result = on_result
+        self.report = SendReport(planned=len(plan))
+        self.requests = [self.wire.request(d.body, d.headers) for d in plan]
+        self.due = [d.at for d in plan]
+        self.order = deque(sorted(range(len(plan)), key=self.due.__getitem__))
+        self.retries: list[tuple[float, int, int]] = []  # (due, index, attempt), a heap
+        self.started = [0.0] * len(plan)  # seconds after t0, first attempt
+        self.answered = [-1.0] * len(plan)  # first attempt's answer, -1 when none
+        self.t0 = 0.0
+
+    async def run(
+        self, concurrency: int, on_progress: OnProgress | None, start_at: float | None
+    ) -> SendReport:
+        # The plan is long-lived: keep the collector from rescanning it mid-run, where its
+        # pauses would show up as schedule lag.
+        gc.collect()
+        gc.freeze()
+        ticker = None
+        try:
+            self.t0 = time.perf_counter() + max((start_at or 0.0) - time.time(), 0.0)
+            self.wall0 = time.time() + (self.t0 - time.perf_counter())
+            if on_progress is not None:
+                ticker = asyncio.create_task(self._tick(on_progress))
+            workers = min(concurrency, len(self.plan))
+            await asyncio.gather(*(self._work() for _ in range(workers)))
+            self.report.elapsed = time.perf_counter() - self.t0
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            self.wire.close()
+            gc.unfreeze()
+        if on_progress is not None:
+            on_progress(self.report.sent)
+        self._record_times()
         return self.report
 
-    async def _schedule(self, plan: Sequence[Delivery], tasks: set[asyncio.Task[None]]) -> None:
-        loop = asyncio.get_running_loop()
-        self.mono0, self.wall0 = loop.time(), time.time()
-        for delivery in plan:
-            delay = self.mono0 + delivery.at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            # The cap makes the sender fall behind; the lag histogram shows by how much.
-            await self.slots.acquire()
-            task = asyncio.create_task(self._deliver(delivery))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
+    async def _work(self) -> None:
+        clock, t0, due = time.perf_counter, self.t0, self.due
+        while (item := self._next()) is not None:
+            at, index, attempt = item
+            wait = t0 + at - clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started = clock() - t0
+            if attempt == 1:
+                self.started[index] = started
+            status, error = await self._post(index)
+            if attempt == 1 and status is not None:
+                self.answered[index] = clock() - t0
+            if status != 200 and attempt < self.retry.max_attempts:
+                delay = self.retry.delays[attempt - 1]
+                heapq.heappush(self.retries, (clock() - t0 + delay, index, attempt + 1))
+                continue
+            self.report.tally(status, error, attempt, self.plan[index].duplicate)
+            if self.on_result is not None:
+                self.on_result(self._result(index, attempt, status, error, due[index]))
 
-    def _wall(self) -> float:
-        return self.wall0 + (asyncio.get_running_loop().time() - self.mono0)
+    def _next(self) -> tuple[float, int, int] | None:
+        # A retry goes first once it is due no later than the next planned POST.
+        if self.retries and (not self.order or self.retries[0][0] <= self.due[self.order[0]]):
+            return heapq.heappop(self.retries)
+        if self.order:
+            index = self.order.popleft()
+            return self.due[index], index, 1
+        return None
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        scheduled = self.wall0 + delivery.at
-        started = self._wall()
-        first_answer: float | None = None
-        attempts = 0
+    async def _post(self, index: int) -> tuple[int | None, str | None]:
+        try:
+            return await self.wire.post(self.requests[index]), None
+        except TimeoutError:
+            return None, "timeout"
+        except WireError as exc:
+            return None, str(exc)
+
+    async def _tick(self, on_progress: OnProgress) -> None:
         while True:
-            attempts += 1
-            if attempts > 1:
-                await self.slots.acquire()
-            try:
-                status, error = await self._post(delivery)
-            finally:
-                self.slots.release()
-            if attempts == 1 and status is not None:
-                first_answer = self._wall()
-            if status == 200 or attempts >= self.retry.max_attempts:
-                break
-            await asyncio.sleep(self.retry.delays[attempts - 1])
-        result = SendResult(
-            scheduled_at=scheduled,
-            started_at=started,
-            finished_at=self._wall(),
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            on_progress(self.report.sent)
+
+    def _result(
+        self, index: int, attempts: int, status: int | None, error: str | None, at: float
+    ) -> SendResult:
+        answered = self.answered[index]
+        delivery = self.plan[index]
+        return SendResult(
+            scheduled_at=self.wall0 + at,
+            started_at=self.wall0 + self.started[index],
+            finished_at=self.wall0 + (time.perf_counter() - self.t0),
             status_code=status,
             error=error,
             attempts=attempts,
             wamids=delivery.wamids,
             statuses=delivery.statuses,
             duplicate=delivery.duplicate,
-            first_answer_at=first_answer,
+            first_answer_at=self.wall0 + answered if answered >= 0 else None,
         )
-        self.report.add(result)
-        if self.on_result is not None:
-            self.on_result(result)
 
-    async def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
-        assert self.session is not None
-        try:
-            async with self.session.post(
-                self.endpoint, data=delivery.body, headers=dict(delivery.headers)
-            ) as response:
-                await response.read()
-                return response.status, None
-        except TimeoutError:
-            return None, "timeout"
-        except aiohttp.ClientError as exc:
-            return None, str(exc) or type(exc).__name__
+    def _record_times(self) -> None:
+        for at, started, answered in zip(self.due, self.started, self.answered, strict=True):
+            self.report.record_times(started - at, answered - at if answered >= 0 else None)
 
 
 def raise_if_unreachable(report: SendReport, target: Target) -> None:

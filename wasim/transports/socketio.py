@@ -7,12 +7,48 @@ import contextlib
 import time
 from typing import Any
 
+import engineio
 import socketio
 
 from wasim.errors import AuthError
 from wasim.transports._push import PushListener
 from wasim.transports._target import diagnose
+from wasim.transports.base import TransportStats
 from wasim.transports.config import ListenerConfig
+
+
+class _CountingEngineIO(engineio.AsyncClient):  # type: ignore[misc]
+    """Engine.IO that counts its real traffic: each HTTP request (long-polling) and WebSocket
+    upgrade it makes, connect attempts included, and the encoded size of each packet received."""
+
+    stats: TransportStats | None = None
+
+    async def _connect_websocket(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stats is not None:
+            self.stats.requests += 1
+        return await super()._connect_websocket(*args, **kwargs)
+
+    async def _send_request(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stats is not None:
+            self.stats.requests += 1
+        return await super()._send_request(*args, **kwargs)
+
+    async def _receive_packet(self, pkt: Any) -> None:
+        if self.stats is not None:
+            encoded = pkt.encode()
+            self.stats.bytes_received += len(
+                encoded.encode() if isinstance(encoded, str) else encoded
+            )
+        await super()._receive_packet(pkt)
+
+
+class _CountingClient(socketio.AsyncClient):  # type: ignore[misc]
+    def __init__(self, stats: TransportStats, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eio.stats = stats
+
+    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
+        return _CountingEngineIO
 
 
 class SocketIOListener(PushListener):
@@ -34,8 +70,11 @@ class SocketIOListener(PushListener):
 
     def _new_client(self) -> socketio.AsyncClient:
         ns = self.config.namespace
-        client = socketio.AsyncClient(
-            reconnection=False, handle_sigint=False, request_timeout=self.config.connect_timeout
+        client = _CountingClient(
+            self.stats,
+            reconnection=False,
+            handle_sigint=False,
+            request_timeout=self.config.connect_timeout,
         )
 
         async def on_event(event: str, data: Any = None, *_: Any) -> None:
@@ -45,7 +84,8 @@ class SocketIOListener(PushListener):
             self._refusal = data
 
         async def on_disconnect(*_: Any) -> None:
-            self._gone.set()
+            if client is self._client:  # a dropped client's late goodbye must not end the next
+                self._gone.set()
 
         client.on("*", on_event, namespace=ns)
         client.on("connect_error", on_connect_error, namespace=ns)

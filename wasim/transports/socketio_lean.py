@@ -43,6 +43,7 @@ class LeanSocketIOListener(PushListener):
     async def _open(self) -> None:
         config = self.config
         url = config.ws_url(config.socketio_path).rstrip("/") + "/"
+        self.stats.requests += 1  # the upgrade request, whether or not it succeeds
         try:
             self._ws = ws = await connect(
                 url + "?EIO=4&transport=websocket",
@@ -58,6 +59,7 @@ class LeanSocketIOListener(PushListener):
         try:
             async with asyncio.timeout(config.connect_timeout):
                 opening = await ws.recv()
+                self.stats.bytes_received += _size(opening)
                 if not isinstance(opening, str) or not opening.startswith("0"):
                     raise ProtocolError(f"{url} did not open an Engine.IO session")
                 session = json.loads(opening[1:])
@@ -65,14 +67,18 @@ class LeanSocketIOListener(PushListener):
                 await ws.send(f"40{self._prefix}{json.dumps(self.auth())}")
                 while True:
                     answer = await ws.recv()
-                    if isinstance(answer, str) and answer.startswith("2"):
-                        await ws.send("3")
-                    elif isinstance(answer, str) and answer.startswith("40"):
+                    self.stats.bytes_received += _size(answer)
+                    if not isinstance(answer, str) or not answer:
+                        continue
+                    if answer.startswith("40"):
                         return
-                    elif isinstance(answer, str) and answer.startswith("44"):
+                    if answer.startswith("44"):
                         reason = _payload(answer[2:], self._prefix)
                         message = reason.get("message") if isinstance(reason, dict) else reason
                         raise AuthError(f"{url} refused the Socket.IO connection: {message}")
+                    # A server that emits from its connect handler (a replay, say) sends those
+                    # events before its CONNECT: keep them, as python-socketio and socket.io do.
+                    await self._handle(ws, answer)
         except TimeoutError:
             raise TargetError(f"{url} did not complete the Socket.IO handshake") from None
         except (ValueError, KeyError, TypeError):
@@ -89,25 +95,33 @@ class LeanSocketIOListener(PushListener):
                     frame = await ws.recv()
             except TimeoutError:
                 raise TargetError("no Engine.IO heartbeat from the server") from None
+            self.stats.bytes_received += _size(frame)
             if not isinstance(frame, str) or not frame:
                 continue
-            kind = frame[0]
-            if kind == "2":
-                await ws.send("3")
-            elif frame.startswith("42"):
-                received_at = time.time()
-                packet = _payload(frame[2:], self._prefix)
-                if isinstance(packet, list) and packet and isinstance(packet[0], str):
-                    data = packet[1] if len(packet) > 1 else None
-                    self._deliver(packet[0], data, received_at)
-            elif frame.startswith("41") or kind == "1":
+            if frame.startswith("41") or frame[0] == "1":
                 return
+            await self._handle(ws, frame)
+
+    async def _handle(self, ws: ClientConnection, frame: str) -> None:
+        """Answer a ping or deliver an event; other packets mean nothing to a listener."""
+        if frame[0] == "2":
+            await ws.send("3")
+        elif frame.startswith("42"):
+            received_at = time.time()
+            packet = _payload(frame[2:], self._prefix)
+            if isinstance(packet, list) and packet and isinstance(packet[0], str):
+                data = packet[1] if len(packet) > 1 else None
+                self._deliver(packet[0], data, received_at)
 
     async def _drop(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
+
+
+def _size(frame: str | bytes) -> int:
+    return len(frame.encode() if isinstance(frame, str) else frame)
 
 
 def _payload(text: str, prefix: str) -> Any:

@@ -26,6 +26,7 @@ class SSEListener(PushListener):
         self._http: httpx.AsyncClient | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._source: EventSource | None = None
+        self._downloaded = 0
 
     def _client(self) -> httpx.AsyncClient:
         if self._shared is not None:
@@ -47,6 +48,8 @@ class SSEListener(PushListener):
         if (last := self.resume_from()) is not None:
             headers["Last-Event-ID"] = str(last)
         self._stack = stack = contextlib.AsyncExitStack()
+        self.stats.requests += 1  # the stream's GET, whether or not it is accepted
+        self._downloaded = 0
         try:
             source = await stack.enter_async_context(
                 aconnect_sse(self._client(), "GET", url, headers=headers, params=params)
@@ -65,6 +68,7 @@ class SSEListener(PushListener):
         assert self._source is not None
         async for sse in self._source.aiter_sse():
             received_at = time.time()
+            self._count_bytes()
             if not sse.data:
                 continue
             try:
@@ -73,7 +77,15 @@ class SSEListener(PushListener):
                 raise ProtocolError(f"an SSE frame is not JSON: {sse.data[:80]!r}") from None
             self._deliver(sse.event, data, received_at, sse.id or None)
 
+    def _count_bytes(self) -> None:
+        """Body bytes read off the stream so far (events, ids, heartbeats), as on the wire."""
+        if self._source is not None:
+            downloaded = self._source.response.num_bytes_downloaded
+            self.stats.bytes_received += downloaded - self._downloaded
+            self._downloaded = downloaded
+
     async def _drop(self) -> None:
+        self._count_bytes()
         stack, self._stack, self._source = self._stack, None, None
         if stack is not None:
             with contextlib.suppress(Exception):

@@ -37,6 +37,7 @@ class WebSocketListener(PushListener):
         if (last := self.resume_from()) is not None:
             params["last_event_id"] = str(last)
         full = f"{url}?{urlencode(params)}" if params else url
+        self.stats.requests += 1  # the upgrade request, whether or not it succeeds
         try:
             self._ws = await connect(
                 full,
@@ -56,6 +57,7 @@ class WebSocketListener(PushListener):
         assert self._ws is not None
         async for frame in self._ws:
             received_at = time.time()
+            self.stats.bytes_received += len(frame.encode() if isinstance(frame, str) else frame)
             try:
                 message = json.loads(frame)
                 event, data = message["event"], message.get("data")

@@ -1,0 +1,127 @@
+"""One schedule over several processes: each sends every N-th POST at the same instants.
+
+One Python process tops out at one core. With `processes=N` the plan is dealt round-robin to
+N children, which start together at one wall-clock instant, keep every POST's scheduled time,
+and send back their reports (histograms encoded), merged here into one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Coroutine, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any, TypeVar
+
+from wasim.errors import ConfigError, TargetError
+from wasim.send.plan import Delivery
+from wasim.send.report import SendReport
+from wasim.send.retry import RetryProfile
+from wasim.send.sender import OnProgress, Target, send_plan
+
+T = TypeVar("T")
+START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
+_POLL_S = 0.05
+
+
+def run_fast(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on uvloop when it is installed (it is not on Windows), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def send_split(
+    target: Target,
+    plan: Sequence[Delivery],
+    processes: int,
+    *,
+    concurrency: int = 256,
+    retry: RetryProfile | None = None,
+    on_progress: OnProgress | None = None,
+) -> SendReport:
+    """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each."""
+    if processes < 1:
+        raise ConfigError("--processes must be at least 1")
+    context = multiprocessing.get_context("spawn")  # no fork of a running event loop
+    children = []
+    for _ in range(processes):
+        ours, theirs = context.Pipe()
+        done = context.Value("q", 0, lock=False)
+        process = context.Process(
+            target=_child, args=(target, concurrency, retry, theirs, done), daemon=True
+        )
+        process.start()
+        theirs.close()
+        children.append((process, ours, done))
+    try:
+        for k, (_, pipe, _) in enumerate(children):
+            pipe.send(list(plan[k::processes]))
+        for _, pipe, _ in children:
+            await _receive(pipe)  # "ready": the share arrived and was unpickled
+        start_at = time.time() + START_MARGIN_S
+        for _, pipe, _ in children:
+            pipe.send(start_at)
+        report = SendReport()
+        for process, pipe, _ in children:
+            while not pipe.poll():
+                if on_progress is not None:
+                    on_progress(sum(int(done.value) for _, _, done in children))
+                if not process.is_alive() and not pipe.poll():
+                    raise TargetError(f"a sending process died (exit code {process.exitcode})")
+                await asyncio.sleep(_POLL_S)
+            report.merge(SendReport.decode(await _receive(pipe)))
+        if on_progress is not None:
+            on_progress(report.sent)
+        return report
+    finally:
+        for process, pipe, _ in children:
+            pipe.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+
+
+async def _receive(pipe: Connection) -> Any:
+    while not pipe.poll():
+        await asyncio.sleep(_POLL_S)
+    message = pipe.recv()
+    if isinstance(message, BaseException):
+        raise message
+    return message
+
+
+def _child(
+    target: Target,
+    concurrency: int,
+    retry: RetryProfile | None,
+    pipe: Connection,
+    done: Synchronized[int],
+) -> None:
+    try:
+        share: list[Delivery] = pipe.recv()
+        pipe.send("ready")
+        start_at: float = pipe.recv()
+
+        def progress(count: int) -> None:
+            done.value = count
+
+        report = run_fast(
+            send_plan(
+                target,
+                share,
+                concurrency=concurrency,
+                retry=retry,
+                on_progress=progress,
+                start_at=start_at,
+            )
+        )
+        pipe.send(report.encode())
+    except Exception as exc:  # shipped to the parent, which raises it
+        pipe.send(TargetError(f"a sending process failed: {exc}"))
+    finally:
+        pipe.close()
