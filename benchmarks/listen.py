@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import tempfile
 import time
@@ -25,6 +23,7 @@ import httpx
 from wasim import defaults
 from wasim.listen import Credential, ListenOptions
 from wasim.listen.processes import listen_spread
+from wasim.send import signature
 from wasim.server import spawn_backend
 from wasim.tokens import mint_token
 from wasim.transports import ListenerConfig
@@ -37,8 +36,10 @@ def phone_of(n: int) -> str:
 
 
 def signed(body: bytes) -> dict[str, str]:
-    digest = hmac.new(defaults.APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+    return {
+        "X-Hub-Signature-256": signature(body, defaults.APP_SECRET),
+        "Content-Type": "application/json",
+    }
 
 
 def batch_body(numbers: list[int], round_id: str) -> tuple[bytes, dict[str, int]]:

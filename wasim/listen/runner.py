@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psutil
 
 from wasim.errors import ConfigError, WasimError
@@ -20,6 +21,8 @@ from wasim.listen.summary import Summary
 from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, make_listener
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
+
+HTTP_KINDS = ("sse", "poll", "poll-optimized")
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -72,6 +75,21 @@ class Run:
         self.first_error: WasimError | None = None
         self._consumers: list[asyncio.Task[None]] = []
         self._down: set[int] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        """One HTTP client for every SSE and polling listener of this process.
+
+        A client per listener costs ~850 KB (its TLS context) and a slow start; shared, the
+        listeners cost what their connections cost.
+        """
+        if self._http is None:
+            config = self.options.config
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(config.connect_timeout, read=config.read_timeout),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            )
+        return self._http
 
     def build(self, credential: Credential) -> Listener:
         options = self.options
@@ -79,7 +97,7 @@ class Run:
         kind = options.kind
         if kind == "socketio" and self.summary.requested > options.lean_above:
             kind = "socketio-lean"
-        listener = make_listener(kind, config)
+        listener = make_listener(kind, config, self.http() if kind in HTTP_KINDS else None)
         if options.fallback_poll is not None and isinstance(listener, PushListener):
             return HybridListener(listener, options.fallback_poll, options.fallback_after)
         return listener
@@ -133,6 +151,8 @@ class Run:
         self.summary.down_at_end = len(self._down)
         await asyncio.gather(*(listener.close() for listener in self.listeners))
         await asyncio.gather(*self._consumers)
+        if self._http is not None:
+            await self._http.aclose()
         for listener in self.listeners:
             self.summary.add_stats(listener.stats)
             if isinstance(listener, HybridListener):
