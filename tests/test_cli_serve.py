@@ -13,6 +13,7 @@ import pytest
 from wasim import defaults
 from wasim.errors import TargetError
 from wasim.server import bind_socket, spawn_backend
+from wasim.tokens import mint_token
 
 
 def wasim(*args: str) -> subprocess.CompletedProcess[str]:
@@ -90,3 +91,26 @@ def test_token_with_an_unknown_algorithm_is_one_line() -> None:
     result = wasim("token", "--algorithm", "RS999")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+async def test_serve_logs_never_show_a_token(tmp_path: Path) -> None:
+    import websockets
+
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "wasim", "serve", "--port", "0", "--log-level", "debug"]
+    command += ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"]
+    token = mint_token("demo")
+    with (
+        log.open("w") as err,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True) as proc,
+    ):
+        assert proc.stdout is not None
+        url = next(line for line in proc.stdout if line.startswith("wasim serve: listening on"))
+        base = url.rsplit(" ", 1)[1].strip()
+        async with websockets.connect(f"ws{base[4:]}{defaults.WS_PATH}?token={token}"):
+            pass
+        httpx.get(f"{base}{defaults.STREAM_PATH}?token=not-a-real-token.x.y")
+        proc.terminate()
+    text = log.read_text()
+    assert defaults.WS_PATH in text and "token=***" in text
+    assert token not in text and "not-a-real-token" not in text

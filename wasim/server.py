@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -70,6 +72,24 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _RedactTokens(logging.Filter):
+    """Access log lines never show a token passed in a query string (SSE, WebSocket)."""
+
+    pattern = re.compile(r"((?:^|[?&])(?:token|access_token)=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.pattern.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
 
 
 def uvicorn_server(app: object, log_level: str = "warning") -> uvicorn.Server:
