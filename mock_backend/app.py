@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from mock_backend import api, sio, streams, webhook
 from mock_backend.db import Transactions, create_tables, make_engine
+from mock_backend.fanout import RedisHub
 from mock_backend.hub import Hub
 from mock_backend.metrics import Metrics, RequestMetrics
 from mock_backend.settings import Settings
@@ -33,7 +34,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     metrics = Metrics()
     engine = make_engine(settings.database_url, metrics.queries.inc)
     server = sio.make_server(settings)
-    hub = Hub(server, settings, metrics)
+    hub = (
+        RedisHub(server, settings, metrics, engine, settings.redis_url)
+        if settings.redis_url
+        else Hub(server, settings, metrics)
+    )
     transactions = Transactions(engine, metrics.queries.inc)
     writer = Writer(engine, hub, settings.default_owner, transactions)
     backend = Backend(settings, engine, metrics, server, hub, writer)
@@ -41,11 +46,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await create_tables(engine)
+        await hub.start()
         backend.writer.start()
         try:
             yield
         finally:
             await backend.writer.stop()
+            await hub.stop()
             await engine.dispose()
 
     app = FastAPI(title="wasim mock backend", version="0.1.0", lifespan=lifespan)

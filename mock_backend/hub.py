@@ -1,15 +1,20 @@
-"""Fan-out of stored events to Socket.IO rooms and to SSE/WebSocket subscribers.
+"""Fan-out of stored events to Socket.IO rooms and to SSE/WebSocket subscribers, in one process.
 
 `lock` is held by the writer from commit to publish and by every resume (replay query plus
 subscribe), so a resuming client sees each event exactly once: either in its replay (committed
 before) or live (published after it subscribed), never both, never neither.
+
+Each `Subscription` also keeps a cursor (the last event id it delivered) and reads the log to fill
+a gap, so the same delivery loop serves the Redis fan-out (`fanout.py`), where no lock spans the
+workers; in this process the lock means the cursor never finds anything to drop or fill.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import socketio
 
@@ -17,10 +22,71 @@ from mock_backend.metrics import Metrics
 from mock_backend.settings import Settings
 from mock_backend.store import CONVERSATION_UPDATED, MESSAGE_STATUS, NEW_MESSAGE, Event
 
-Queue = asyncio.Queue[Event | None]
+Replay = Callable[[str, int], Awaitable[list[Event]]]
+
+
+class CatchUp:
+    """In a subscription's queue: live events may have been lost, read the log after the cursor."""
+
+
+CATCH_UP = CatchUp()
+Queue = asyncio.Queue[Event | CatchUp | None]
+
+
+class Subscription:
+    """One connection's events: what it missed, then live ones, each once, in event-id order."""
+
+    def __init__(self, hub: Hub, user: str, transport: str, replay: Replay) -> None:
+        self.hub = hub
+        self.user = user
+        self.transport = transport
+        self.queue: Queue = asyncio.Queue()
+        self.missed: list[Event] = []
+        self.last: int | None = None  # the cursor; None takes the first live event as it comes
+        self.reason: str | None = None
+        self._replay = replay
+
+    def stop(self, reason: str | None = None) -> None:
+        """End `events()`; `reason` says why when it is not the client leaving."""
+        if self.reason is None:
+            self.reason = reason
+        self.queue.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[Event]:
+        for event in self.missed:
+            self.hub.count(self.transport, event)
+            yield event
+        while (item := await self.queue.get()) is not None:
+            for event in await self._admit(item):
+                self.hub.count(self.transport, event)
+                yield event
+
+    async def _admit(self, item: Event | CatchUp) -> list[Event]:
+        if isinstance(item, CatchUp):
+            return await self._read_after(self.last) if self.last is not None else []
+        if self.last is None or item.event_id == self.last + 1:
+            self.last = item.event_id
+            return [item]
+        if item.event_id <= self.last:
+            return []  # replayed already, or arrived again
+        # A gap: the ids in between were committed before this one (a user's ids are allocated
+        # under that user's row lock) but are still on their way from another worker.
+        return await self._read_after(self.last)
+
+    async def _read_after(self, last: int) -> list[Event]:
+        missed = await self._replay(self.user, last)
+        if missed:
+            self.last = missed[-1].event_id
+        return missed
 
 
 class Hub:
+    """In-process: the writer publishes to the rooms and queues of this process."""
+
+    # False: Socket.IO sockets join the user's room. True (fanout.RedisHub): each socket
+    # subscribes like a stream does, to get its own cursor.
+    per_connection = False
+
     def __init__(self, sio: socketio.AsyncServer, settings: Settings, metrics: Metrics) -> None:
         self.sio = sio
         self.metrics = metrics
@@ -30,48 +96,58 @@ class Hub:
             CONVERSATION_UPDATED: settings.event_conversation_updated,
             MESSAGE_STATUS: settings.event_message_status,
         }
-        self._subscribers: dict[str, set[Queue]] = defaultdict(set)
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    async def start(self) -> None:
+        """Called on ASGI startup."""
+
+    async def stop(self) -> None:
+        """Called on ASGI shutdown."""
 
     def name(self, event: Event) -> str:
         return self.names.get(event.kind, event.kind)
 
+    def publishing(self) -> AbstractAsyncContextManager[object]:
+        """What the writer holds from commit to publish."""
+        return self.lock
+
     async def publish(self, events: list[Event]) -> None:
-        """Emit to the user's room and hand to the user's streams; caller holds `lock`."""
+        """Emit to the user's room and hand to the user's streams; caller holds `publishing()`."""
         for event in events:
             await self.sio.emit(self.name(event), event.payload, room=f"user:{event.user}")
-            self.metrics.events.labels("socketio", event.kind).inc()
-            for queue in self._subscribers.get(event.user, ()):
-                queue.put_nowait(event)
-                self.metrics.events.labels(self._transport(queue), event.kind).inc()
+            self.count("socketio", event)
+        self.deliver(events)
+
+    def deliver(self, events: list[Event]) -> None:
+        """Hand `events` to this process's subscriptions."""
+        for event in events:
+            for subscription in self._subscribers.get(event.user, ()):
+                subscription.queue.put_nowait(event)
 
     async def subscribe(
-        self,
-        user: str,
-        queue: Queue,
-        after: int | None,
-        replay: Callable[[str, int], Awaitable[list[Event]]],
-    ) -> list[Event]:
-        """Register `queue` for live events; return what the user missed after `after`."""
+        self, user: str, transport: str, after: int | None, replay: Replay
+    ) -> Subscription:
+        """Register for live events; `missed` holds what came after `after`."""
+        subscription = Subscription(self, user, transport, replay)
         async with self.lock:
-            missed = await replay(user, after) if after is not None else []
-            self._subscribers[user].add(queue)
-        return missed
+            subscription.missed = await replay(user, after) if after is not None else []
+            self._add(subscription)
+        if subscription.missed:
+            subscription.last = subscription.missed[-1].event_id
+        return subscription
 
-    def unsubscribe(self, user: str, queue: Queue) -> None:
-        queues = self._subscribers.get(user)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self._subscribers[user]
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscribers.get(subscription.user)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscribers[subscription.user]
 
-    @staticmethod
-    def _transport(queue: Queue) -> str:
-        return getattr(queue, "transport", "stream")
+    def count(self, transport: str, event: Event) -> None:
+        self.metrics.events.labels(transport, event.kind).inc()
 
+    def _add(self, subscription: Subscription) -> None:
+        self._subscribers[subscription.user].add(subscription)
 
-class StreamQueue(asyncio.Queue[Event | None]):
-    """A subscriber's queue, labelled with its transport; `None` in it means "stop"."""
-
-    def __init__(self, transport: str) -> None:
-        super().__init__()
-        self.transport = transport
+    def _all(self) -> list[Subscription]:
+        return [s for subscriptions in self._subscribers.values() for s in subscriptions]

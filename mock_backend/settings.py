@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     jwt_claim: str = defaults.JWT_CLAIM
     database_url: str = "sqlite+aiosqlite:///wasim.db"
     redis_url: str | None = None
+    redis_channel: str = "wasim:events"
     default_owner: str = defaults.DEFAULT_OWNER
     frontend_origin: str = "http://localhost:3000"
     max_body_bytes: int = defaults.MAX_WEBHOOK_BYTES

@@ -1,4 +1,5 @@
-"""Socket.IO: JWT checked on connect, room `user:{id}`, resume from `last_event_id`, expiry."""
+"""Socket.IO: JWT checked on connect, room `user:{id}` (or, with several workers, a subscription
+per socket), resume from `last_event_id`, expiry."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socketio
 from socketio.exceptions import ConnectionRefusedError
 
 from mock_backend.auth import Refused, authenticate
+from mock_backend.hub import Subscription
 from mock_backend.settings import Settings
 from mock_backend.state import Backend
 
@@ -18,11 +20,11 @@ log = logging.getLogger("mock_backend.sio")
 
 
 def make_server(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    # The manager stays in-process even with Redis: `fanout.RedisHub` brings every worker its
+    # events and emits them to its own sockets, one cursor per socket.
     return socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=[settings.frontend_origin],
-        client_manager=manager,
         logger=False,
         engineio_logger=False,
     )
@@ -33,6 +35,7 @@ def install_handlers(backend: Backend) -> None:
     gauge = backend.metrics.connections.labels("socketio")
     expiries: dict[str, asyncio.TimerHandle] = {}
     resuming: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
+    subscriptions: dict[str, Subscription] = {}
 
     async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> None:
         fields = auth if isinstance(auth, dict) else {}
@@ -50,12 +53,13 @@ def install_handlers(backend: Backend) -> None:
             )
         gauge.inc()
         room = f"user:{identity.user}"
-        if after is None:
+        if after is None and not backend.hub.per_connection:
             await sio.enter_room(sid, room)
         else:
             # Runs once python-socketio has queued the CONNECT packet (after this handler returns),
             # so the client gets CONNECT, the replay, then live events: the usual Socket.IO order.
-            task = sio.start_background_task(resume, sid, identity.user, after)
+            job = pump if backend.hub.per_connection else resume
+            task = sio.start_background_task(job, sid, identity.user, after)
             resuming.add(task)
             task.add_done_callback(resuming.discard)
 
@@ -84,10 +88,35 @@ def install_handlers(backend: Backend) -> None:
             log.exception("replay to Socket.IO client %s failed; disconnecting it", sid)
             await sio.disconnect(sid)
 
+    async def pump(sid: str, user: str, after: int | None) -> None:
+        """With several workers: this socket's own subscription, emitted to it in order."""
+        hub = backend.hub
+        try:
+            subscription = await hub.subscribe(user, "socketio", after, backend.replay)
+        except Exception:
+            log.exception("subscribing Socket.IO client %s failed; disconnecting it", sid)
+            await sio.disconnect(sid)
+            return
+        if not present(sid):  # left while subscribing; no await between this and the next line
+            hub.unsubscribe(subscription)
+            return
+        subscriptions[sid] = subscription
+        try:
+            async for event in subscription.events():
+                await sio.emit(hub.name(event), event.payload, to=sid)
+        except Exception:
+            log.exception("delivery to Socket.IO client %s failed; disconnecting it", sid)
+            await sio.disconnect(sid)
+        finally:
+            hub.unsubscribe(subscription)
+
     async def disconnect(sid: str, reason: object = None) -> None:
         timer = expiries.pop(sid, None)
         if timer is not None:
             timer.cancel()
+        subscription = subscriptions.pop(sid, None)
+        if subscription is not None:
+            subscription.stop()
         gauge.dec()
 
     sio.on("connect", connect)

@@ -1,18 +1,22 @@
-"""Push over SSE and plain WebSocket: replay after the client's last event id, then live."""
+"""Push over SSE and plain WebSocket: replay after the client's last event id, then live, until
+the client leaves or its token expires (the SSE stream ends; the WebSocket closes with 4401)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from mock_backend.auth import Identity, Refused, authenticate, bearer
-from mock_backend.hub import StreamQueue
+from mock_backend.hub import Subscription
 from mock_backend.state import Backend, backend_of
 from mock_backend.store import Event
+
+EXPIRED = "token expired"
 
 
 def _last_id(header: str | None, query: int | None) -> int | None:
@@ -43,17 +47,28 @@ async def stream(
 async def _frames(
     backend: Backend, identity: Identity, after: int | None
 ) -> AsyncIterator[ServerSentEvent]:
-    queue = StreamQueue("sse")
     gauge = backend.metrics.connections.labels("sse")
     gauge.inc()
     try:
-        for missed in await backend.hub.subscribe(identity.user, queue, after, backend.replay):
-            yield _sse(backend, missed)
-        while (live := await queue.get()) is not None:
-            yield _sse(backend, live)
+        subscription = await backend.hub.subscribe(identity.user, "sse", after, backend.replay)
+        expiry = _expire(subscription, identity)
+        try:
+            async for event in subscription.events():
+                yield _sse(backend, event)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            backend.hub.unsubscribe(subscription)
     finally:
-        backend.hub.unsubscribe(identity.user, queue)
         gauge.dec()
+
+
+def _expire(subscription: Subscription, identity: Identity) -> asyncio.TimerHandle | None:
+    """End the subscription when the token expires (a stream outliving its token would leak)."""
+    if identity.expires_at is None:
+        return None
+    delay = max(0.0, identity.expires_at - time.time())
+    return asyncio.get_running_loop().call_later(delay, subscription.stop, EXPIRED)
 
 
 def _sse(backend: Backend, event: Event) -> ServerSentEvent:
@@ -75,31 +90,38 @@ async def websocket(ws: WebSocket) -> None:
         await ws.close(code=1008, reason=str(exc))
         return
     await ws.accept()
-    queue = StreamQueue("websocket")
     gauge = backend.metrics.connections.labels("websocket")
     gauge.inc()
-    reader = asyncio.create_task(_until_closed(ws, queue))
     try:
         after = int(raw_after) if raw_after is not None else None
-        for missed in await backend.hub.subscribe(identity.user, queue, after, backend.replay):
-            await ws.send_text(_frame(backend, missed))
-        while (live := await queue.get()) is not None:
-            await ws.send_text(_frame(backend, live))
+        subscription = await backend.hub.subscribe(
+            identity.user, "websocket", after, backend.replay
+        )
+        expiry = _expire(subscription, identity)
+        reader = asyncio.create_task(_until_closed(ws, subscription))
+        try:
+            async for event in subscription.events():
+                await ws.send_text(_frame(backend, event))
+        finally:
+            reader.cancel()
+            if expiry is not None:
+                expiry.cancel()
+            backend.hub.unsubscribe(subscription)
+        if subscription.reason == EXPIRED:
+            await ws.close(code=4401, reason=EXPIRED)
     except WebSocketDisconnect:
         pass
     finally:
-        reader.cancel()
-        backend.hub.unsubscribe(identity.user, queue)
         gauge.dec()
 
 
-async def _until_closed(ws: WebSocket, queue: StreamQueue) -> None:
+async def _until_closed(ws: WebSocket, subscription: Subscription) -> None:
     # Clients only listen; reading is how we learn they left.
     try:
         while True:
             await ws.receive_text()
     except (WebSocketDisconnect, RuntimeError, KeyError):
-        queue.put_nowait(None)
+        subscription.stop()
 
 
 def _frame(backend: Backend, event: Event) -> str:

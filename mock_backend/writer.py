@@ -100,7 +100,7 @@ class Writer:
             return allocate(conn, apply_batch(conn, items, self.default_owner))
 
         try:
-            async with self.hub.lock:
+            async with self.hub.publishing():
                 await self.hub.publish(await self.transactions.run(store))
         except Exception:
             if len(webhooks) == 1:
@@ -123,7 +123,7 @@ class Writer:
             _resolve(work, result)
 
     async def _transaction(self, job: Job) -> Any:
-        async with self.hub.lock:
+        async with self.hub.publishing():
             async with self.engine.begin() as conn:
                 result, pending = await job(conn)
                 stored = await conn.run_sync(allocate, pending)

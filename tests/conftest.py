@@ -31,6 +31,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "120")
 
 
+@pytest.fixture(autouse=True)
+def _ledger_in_tmp(
+    _clean_environment: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`wasim send` and `wasim listen` use a send ledger by default: never the user's own."""
+    monkeypatch.setenv("WASIM_LEDGER", str(tmp_path_factory.mktemp("ledger") / "sent.jsonl"))
+
+
 def reachable(url: str) -> bool:
     parts = urlsplit(url.replace("+asyncpg", ""))
     try:

@@ -308,3 +308,33 @@ async def test_push_socketio_dropped_when_token_expires(
     client = socketio.AsyncClient(reconnection=False)
     await client.connect(backend_url, auth={"token": token}, transports=["websocket"])
     await wait_for(lambda: not client.connected, timeout=5)
+
+
+def soon_expiring(settings: Settings) -> str:
+    return jwt.encode({"userId": "demo", "exp": int(time.time()) + 2}, settings.jwt_secret)
+
+
+async def test_push_sse_stream_ends_when_token_expires(
+    backend_url: str, settings: Settings
+) -> None:
+    headers = {"Authorization": f"Bearer {soon_expiring(settings)}"}
+    async with httpx.AsyncClient(base_url=backend_url, timeout=10) as client:
+        async with aconnect_sse(client, "GET", defaults.STREAM_PATH, headers=headers) as source:
+            assert source.response.status_code == 200
+            got = await asyncio.wait_for(_drain(source.aiter_sse()), 10)
+    assert got == []
+
+
+async def _drain(events: AsyncIterator[Any]) -> list[Any]:
+    return [event async for event in events]
+
+
+async def test_push_websocket_closed_4401_when_token_expires(
+    backend_url: str, settings: Settings
+) -> None:
+    query = f"?token={soon_expiring(settings)}"
+    async with websockets.connect(
+        backend_url.replace("http", "ws") + defaults.WS_PATH + query
+    ) as ws:
+        await asyncio.wait_for(ws.wait_closed(), 10)
+    assert (ws.close_code, ws.close_reason) == (4401, "token expired")

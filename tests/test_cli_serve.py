@@ -114,3 +114,13 @@ async def test_serve_logs_never_show_a_token(tmp_path: Path) -> None:
     text = log.read_text()
     assert defaults.WS_PATH in text and "token=***" in text
     assert token not in text and "not-a-real-token" not in text
+
+
+def test_serve_with_an_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    result = wasim(
+        "serve", "--port", "0", "--database-url", database, "--redis-url", "redis://127.0.0.1:1/0"
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: cannot reach Redis")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -69,6 +69,24 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
         await engine.dispose()
 
 
+async def check_redis(url: str, timeout: float = 5.0) -> None:
+    """Ping Redis once, so an unreachable one is one clear error before the server starts."""
+    import redis.asyncio as redis
+    from redis.exceptions import RedisError
+
+    shown = url.split("@", 1)[-1] if "@" in url else url
+    try:
+        client = redis.from_url(url, socket_connect_timeout=timeout)
+    except ValueError as exc:
+        raise ConfigError(f"unusable Redis URL {shown}: {exc}") from None
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        raise TargetError(f"cannot reach Redis at {shown}: {exc}") from None
+    finally:
+        await client.aclose()
+
+
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -73,13 +73,16 @@ def build_clients(
     tokens: dict[str, str],
     open_conversation: dict[str, int | None],
     http: httpx.AsyncClient,
+    part: int = 0,
+    parts: int = 1,
 ) -> list[Client]:
-    """Every client of a group: `per_user` for each user; the first share of them hidden."""
+    """The clients of a group: `per_user` for each user, the first share of them hidden; of
+    those, every `parts`-th from `part` on (one listener process's share)."""
     plan = group.polling
     total = len(users) * group.per_user
     hidden = round(total * plan.hidden_share) if plan is not None else 0
     clients: list[Client] = []
-    for index in range(total):
+    for index in range(part, total, parts):
         user = users[index % len(users)]
         visible = index >= hidden
         config = listener_config(group, base_url, user, tokens[user])

@@ -96,7 +96,10 @@ def document(result: BenchResult) -> str:
     )
     notes = "".join(f"<li>{escape(note)}</li>" for note in matrix.notes(result))
     suspect = (
-        '<p class="suspect">SUSPECT: the load generator was saturated; timings are unreliable.</p>'
+        f'<p class="suspect">SUSPECT: {escape(result.saturation.headline)}; timings are '
+        "unreliable.</p><ul>"
+        + "".join(f"<li>{escape(reason)}</li>" for reason in result.saturation.reasons)
+        + "</ul>"
         if result.suspect
         else ""
     )

@@ -81,7 +81,7 @@ def rows(result: BenchResult) -> list[tuple[str, list[str]]]:
 
 
 def title(result: BenchResult) -> str:
-    mark = " [SUSPECT: load generator saturated]" if result.suspect else ""
+    mark = f" [SUSPECT: {result.saturation.headline}]" if result.suspect else ""
     t = result.traffic
     return (
         f"wasim bench: {result.scenario} against {result.target}: {t.measured} measured "
@@ -156,11 +156,28 @@ def _hybrid_note(group: GroupResult) -> str | None:
     )
 
 
+def _load_note(result: BenchResult) -> str | None:
+    s = result.saturation
+    if not s.processes:
+        return None
+    count = len(s.processes)
+    where = "listener process" if count == 1 else f"{count} listener processes, the busiest"
+    return (
+        f"load generator: {where} at CPU {s.cpu_percent_mean:.0f}% of a core, event-loop lag "
+        f"p99 {s.loop_lag_p99_ms:.3g} ms; machine CPU {s.machine_cpu_percent_mean:.0f}% of "
+        f"{s.cores} cores over the run"
+    )
+
+
 def notes(result: BenchResult) -> list[str]:
     """Warnings, saturation, and why figures differ from what the design expects."""
     lines = list(result.warnings)
-    if result.suspect:
-        lines.append("SUSPECT: " + "; ".join(result.saturation.reasons))
+    for reason in result.saturation.reasons:
+        if f"SUSPECT: {reason}" not in lines:
+            lines.append(f"SUSPECT: {reason}")
+    load = _load_note(result)
+    if load:
+        lines.append(load)
     for group in result.groups:
         for note in (_expectation_note(group), _hybrid_note(group)):
             if note:

@@ -2,18 +2,25 @@
 
 Receipts are kept as they come (a push event can arrive before the POST that caused it
 returns), and joined with the sends only at the end, so ordering never loses a delivery.
+
+Every listener process knows the whole schedule (`schedule`) once the run's start is fixed,
+measures its own clients into one `GroupPart` per group, and `merge_parts` adds the parts of
+all processes up: histograms merged, counts summed, missing deliveries concatenated.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
 from wasim.bench.results import ExpectedLatency, GroupResult, Missing
 from wasim.bench.scenario import POLL_KINDS, ClientGroup
+from wasim.bench.traffic import Planned
 from wasim.stats import LatencyHistogram
 
 
@@ -24,6 +31,90 @@ class Sent:
     scheduled_at: float
     measured: bool
     phone: str = ""
+
+
+def schedule(
+    plan: Iterable[Planned], owners: dict[str, str], start: float, warmup: float
+) -> list[Sent]:
+    """Every message of the plan with its scheduled send time (duplicates re-send, so they
+    add nothing) and whether it falls in the measured window (after the warm-up)."""
+    window_start = start + warmup
+    sent: list[Sent] = []
+    for planned in plan:
+        if planned.delivery.duplicate:
+            continue
+        scheduled_at = start + planned.delivery.at
+        for wamid, phone in planned.senders.items():
+            user = owners.get(phone, "")
+            sent.append(Sent(wamid, user, scheduled_at, scheduled_at >= window_start, phone))
+    return sent
+
+
+@dataclass
+class GroupPart:
+    """One process's figures of one group, and what merging needs beyond them: the mean
+    latency (seconds) of each of its clients that received something."""
+
+    result: GroupResult
+    client_means: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"result": self.result.to_dict(), "client_means": self.client_means}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupPart:
+        return cls(GroupResult.from_dict(data["result"]), list(data["client_means"]))
+
+
+def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
+    """One group's figures over every process, for the run's measured window."""
+    first = parts[0].result
+    histogram = LatencyHistogram()
+    per_user: dict[str, dict[str, int]] = {}
+    for part in parts:
+        if part.result.histogram:
+            histogram.merge(LatencyHistogram.decode(part.result.histogram))
+        for user, cost in part.result.per_user.items():
+            merged = per_user.setdefault(user, {"requests": 0, "bytes": 0})
+            merged["requests"] += cost.get("requests", 0)
+            merged["bytes"] += cost.get("bytes", 0)
+
+    def total(name: str) -> int:
+        return sum(int(getattr(part.result, name)) for part in parts)
+
+    return GroupResult(
+        name=first.name,
+        kind=first.kind,
+        clients=total("clients"),
+        visible_clients=total("visible_clients"),
+        users=len(per_user),
+        latency=histogram.summary(),
+        histogram=histogram.encode() if histogram.count else "",
+        expected=total("expected"),
+        delivered=total("delivered"),
+        missing=[item for part in parts for item in part.result.missing],
+        missing_count=total("missing_count"),
+        window_s=window_s,
+        per_user=per_user,
+        expected_latency=first.expected_latency,
+        connect_requests=total("connect_requests"),
+        connect_bytes=total("connect_bytes"),
+        latency_mean_se_ms=_clustered_se([m for part in parts for m in part.client_means]) * 1000,
+        per_process=[
+            {
+                "process": number,
+                "clients": part.result.clients,
+                "expected": part.result.expected,
+                "delivered": part.result.delivered,
+            }
+            for number, part in enumerate(parts, start=1)
+        ],
+        requests=total("requests"),
+        bytes=total("bytes"),
+        not_modified=total("not_modified"),
+        errors=total("errors"),
+        reconnects=total("reconnects"),
+    )
 
 
 @dataclass
@@ -77,7 +168,7 @@ class Collector:
                     waiting += 1
         return waiting
 
-    def group_result(
+    def group_part(
         self,
         group: ClientGroup,
         clients: list[Client],
@@ -85,9 +176,10 @@ class Collector:
         window_s: float,
         at_connect: dict[str, dict[str, int]] | None = None,
         open_phones: dict[str, str] | None = None,
-    ) -> GroupResult:
-        """Latency, delivery and cost of one group; `counters` are per client, for the window,
-        `at_connect` per client, what opening it cost; `open_phones` each user's open chat."""
+    ) -> GroupPart:
+        """Latency, delivery and cost of one group's `clients`; `counters` are per client, for
+        the window, `at_connect` per client, what opening it cost; `open_phones` each user's
+        open chat."""
         histogram = LatencyHistogram()
         expected = delivered = 0
         missing: list[Missing] = []
@@ -126,7 +218,7 @@ class Collector:
         expected_latency: ExpectedLatency | None = None
         if plan is not None and group.kind in POLL_KINDS:
             expected_latency = polling_expectation(plan, self.as_polled(open_phones or {}))
-        return GroupResult(
+        result = GroupResult(
             name=group.label,
             kind=group.kind,
             clients=len(clients),
@@ -143,15 +235,20 @@ class Collector:
             expected_latency=expected_latency,
             connect_requests=connect_requests,
             connect_bytes=connect_bytes,
-            latency_mean_se_ms=_clustered_se(list(per_client.values())) * 1000.0,
-            **totals,
+            requests=totals["requests"],
+            bytes=totals["bytes"],
+            not_modified=totals["not_modified"],
+            errors=totals["errors"],
+            reconnects=totals["reconnects"],
         )
+        means = [sum(values) / len(values) for values in per_client.values() if values]
+        result.latency_mean_se_ms = _clustered_se(means) * 1000.0
+        return GroupPart(result, means)
 
 
-def _clustered_se(samples: list[list[float]]) -> float:
-    """Standard error of the mean latency with clients as the independent units: a poller's
-    phase is fixed for the run, so one client's waits move together."""
-    means = [sum(values) / len(values) for values in samples if values]
+def _clustered_se(means: list[float]) -> float:
+    """Standard error of the mean latency with clients as the independent units (`means`, one
+    per client): a poller's phase is fixed for the run, so one client's waits move together."""
     if len(means) < 2:
         return 0.0
     return statistics.stdev(means) / math.sqrt(len(means))

@@ -30,6 +30,27 @@ class Prepared:
     contacts: dict[str, list[ContactSpec]]
     captured: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for a listener process (`from_dict` reads it back)."""
+        return {
+            "users": self.users,
+            "tokens": self.tokens,
+            "contacts": {u: [[c.phone, c.name] for c in cs] for u, cs in self.contacts.items()},
+            "captured": self.captured,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prepared:
+        contacts = {
+            user: [ContactSpec(phone, name) for phone, name in specs]
+            for user, specs in data["contacts"].items()
+        }
+        return cls(data["users"], data["tokens"], contacts, data["captured"])
+
+    def open_phones(self) -> dict[str, str]:
+        """Each user's open chat: the phone of its first contact."""
+        return {user: contacts[0].phone for user, contacts in self.contacts.items()}
+
     def owner_of(self) -> dict[str, str]:
         return {c.phone: user for user, contacts in self.contacts.items() for c in contacts}
 

@@ -67,6 +67,8 @@ def junit(result: BenchResult) -> str:
     if result.suspect:
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="suspect", value="true")
+        for reason in result.saturation.reasons:
+            ET.SubElement(properties, "property", name="suspect.reason", value=reason)
     suite.extend(cases)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

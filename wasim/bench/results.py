@@ -5,7 +5,8 @@ JSON document (`BenchResult.to_dict()`); fields are only ever added within a sch
     schema        "wasim.bench/1"
     scenario      scenario name;  target: the backend URL;  started_at: ISO 8601 (UTC)
     duration_s    wall time of the measured window (after warm-up, including the drain)
-    suspect       true when the load generator was saturated (see `saturation`)
+    suspect       true when a listener process was saturated or the machine busy (see
+                  `saturation`)
     warnings      [text]
     traffic       {messages, measured, posts, duplicates, send_errors, rate}
     groups        [{name, kind, clients, visible_clients, users,
@@ -20,10 +21,17 @@ JSON document (`BenchResult.to_dict()`); fields are only ever added within a sch
                     window's rate for an hour, per user), per_user {user: {requests, bytes}},
                     expected_latency {interval_s, mean_ms, max_ms, pattern, formula,
                     formula_ms, unshown} | null (polling's analytical wait: the first of
-                    several independent pollers; see wasim.bench.expectation)}]
+                    several independent pollers; see wasim.bench.expectation),
+                    per_process [{process, clients, expected, delivered}] (the listener
+                    processes whose parts were merged into these figures)}]
     server        backend `/metrics` counters that moved during the run | null
-    saturation    {cpu_percent_mean, cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms,
-                   suspect, reasons}
+    processes     how many listener processes held the clients
+    saturation    {cpu_percent_mean, cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms (the
+                   busiest listener process), suspect, reasons (each naming its process or
+                   the machine), processes [{name, pid, clients, cpu_percent_mean,
+                   cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms, suspect, reasons}],
+                   machine {cpu_percent_mean, cpu_percent_max, cores, busy} (all cores,
+                   every process on the machine, over the run)}
     figures       {dotted figure name: number}: what thresholds and baselines read
     thresholds    [{expression, figure, actual, passed, message}]
     regressions   [{figure, baseline, actual, change, passed}]
@@ -109,6 +117,7 @@ class GroupResult:
     connect_requests: int = 0
     connect_bytes: int = 0
     latency_mean_se_ms: float = 0.0
+    per_process: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def delivery_ratio(self) -> float:
@@ -157,6 +166,38 @@ class GroupResult:
         )
         return figures
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupResult:
+        """The inverse of `to_dict` (its derived rates are recomputed, not read)."""
+        expected = data.get("expected_latency")
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            clients=data["clients"],
+            visible_clients=data["visible_clients"],
+            users=data["users"],
+            latency=LatencySummary(
+                *(data["latency"][k] for k in ("count", "mean", "p50", "p90", "p95", "p99", "max"))
+            ),
+            histogram=data["histogram"],
+            expected=data["expected"],
+            delivered=data["delivered"],
+            missing=[Missing(**item) for item in data["missing"]],
+            missing_count=data["missing_count"],
+            requests=data["requests"],
+            bytes=data["bytes"],
+            not_modified=data["not_modified"],
+            errors=data["errors"],
+            reconnects=data["reconnects"],
+            window_s=data.get("window_s", 0.0),
+            per_user=data["per_user"],
+            expected_latency=None if expected is None else ExpectedLatency(**expected),
+            connect_requests=data["connect_requests"],
+            connect_bytes=data["connect_bytes"],
+            latency_mean_se_ms=data["latency_mean_se_ms"],
+            per_process=data.get("per_process", []),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         expected = self.expected_latency
         return {
@@ -185,13 +226,18 @@ class GroupResult:
             "bytes_per_user_hour": self.bytes_per_user_hour,
             "per_user": self.per_user,
             "expected_latency": None if expected is None else expected.as_dict(),
+            "per_process": self.per_process,
         }
 
 
 @dataclass(frozen=True)
-class Saturation:
-    """How busy the load generator itself was; `suspect` when its timings cannot be trusted."""
+class ProcessLoad:
+    """CPU (% of one core) and event-loop lag of one listener process over the run;
+    `reasons` says which limit it passed, if any."""
 
+    name: str = "listener process 1/1"
+    pid: int = 0
+    clients: int = 0
     cpu_percent_mean: float = 0.0
     cpu_percent_max: float = 0.0
     loop_lag_p99_ms: float = 0.0
@@ -201,6 +247,63 @@ class Saturation:
     @property
     def suspect(self) -> bool:
         return bool(self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**vars(self), "reasons": list(self.reasons), "suspect": self.suspect}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessLoad:
+        fields = {key: value for key, value in data.items() if key != "suspect"}
+        return cls(**{**fields, "reasons": tuple(data.get("reasons", ()))})
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """How busy the load generator and its machine were; `suspect` when timings cannot be
+    trusted. The flat figures are the busiest listener process's; `reasons` name the process
+    (or the machine) that passed a limit."""
+
+    cpu_percent_mean: float = 0.0
+    cpu_percent_max: float = 0.0
+    loop_lag_p99_ms: float = 0.0
+    loop_lag_max_ms: float = 0.0
+    reasons: tuple[str, ...] = ()
+    processes: tuple[ProcessLoad, ...] = ()
+    machine_cpu_percent_mean: float = 0.0
+    machine_cpu_percent_max: float = 0.0
+    cores: int = 0
+    machine_busy: bool = False
+
+    @property
+    def suspect(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def headline(self) -> str:
+        """Who was saturated, in a few words: `listener process 2/4 saturated; machine busy`."""
+        parts = [f"{p.name} saturated" for p in self.processes if p.suspect]
+        if self.machine_busy:
+            parts.append("machine busy")
+        if not parts and self.suspect:
+            parts.append("load generator saturated")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cpu_percent_mean": self.cpu_percent_mean,
+            "cpu_percent_max": self.cpu_percent_max,
+            "loop_lag_p99_ms": self.loop_lag_p99_ms,
+            "loop_lag_max_ms": self.loop_lag_max_ms,
+            "suspect": self.suspect,
+            "reasons": list(self.reasons),
+            "processes": [process.as_dict() for process in self.processes],
+            "machine": {
+                "cpu_percent_mean": self.machine_cpu_percent_mean,
+                "cpu_percent_max": self.machine_cpu_percent_max,
+                "cores": self.cores,
+                "busy": self.machine_busy,
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -287,14 +390,8 @@ class BenchResult:
             "traffic": vars(self.traffic),
             "groups": [group.to_dict() for group in self.groups],
             "server": self.server,
-            "saturation": {
-                "cpu_percent_mean": self.saturation.cpu_percent_mean,
-                "cpu_percent_max": self.saturation.cpu_percent_max,
-                "loop_lag_p99_ms": self.saturation.loop_lag_p99_ms,
-                "loop_lag_max_ms": self.saturation.loop_lag_max_ms,
-                "suspect": self.saturation.suspect,
-                "reasons": list(self.saturation.reasons),
-            },
+            "processes": max(len(self.saturation.processes), 1),
+            "saturation": self.saturation.as_dict(),
             "figures": self.figures(),
             "thresholds": [
                 {

@@ -1,4 +1,8 @@
-"""Running a scenario end to end: target, setup, clients, traffic, drain, figures, verdicts."""
+"""Running a scenario end to end: target, setup, clients, traffic, drain, figures, verdicts.
+
+The clients run in this event loop (one listener process) or spread over child processes
+(`[load] processes`, `--processes`); the webhooks go out from their own process either way.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,16 @@ import httpx
 
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
-from wasim.bench.clients import Client, build_clients
-from wasim.bench.measure import Collector, window_counters
-from wasim.bench.prepare import prepare
-from wasim.bench.results import BenchResult, TrafficSummary
-from wasim.bench.saturation import Monitor
+from wasim.bench.measure import merge_parts, schedule
+from wasim.bench.prepare import Prepared, prepare
+from wasim.bench.results import BenchResult, Saturation, TrafficSummary
+from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
+from wasim.bench.share import Listeners, Local, Share, http_client
+from wasim.bench.spread import Spread
 from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
-from wasim.transports.base import Listener, Received, StateChange
 
 LEAD = 0.2  # seconds between the plan being ready and its first POST
 
@@ -61,22 +65,20 @@ async def run_bench(
     baseline: Mapping[str, float] | None = None,
     max_regression: float = 0.2,
     on_send: SendCallback | None = None,
+    processes: int | None = None,
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
-    `on_send(wamid, scheduled_at, measured)` sees each message as it is scheduled (`measured`:
-    after the warm-up), e.g. for an independent client to measure the same traffic
-    (benchmarks/bench_fidelity.py).
+    `processes` overrides the scenario's `[load] processes` (how many listener processes hold
+    the clients). `on_send(wamid, scheduled_at, measured)` sees each message as it is
+    scheduled (`measured`: after the warm-up), e.g. for an independent client to measure the
+    same traffic (benchmarks/bench_fidelity.py).
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
-    timeout = httpx.Timeout(10.0, read=60.0)
-    async with (
-        backends.open_target(scenario) as target,
-        httpx.AsyncClient(timeout=timeout, limits=limits) as http,
-    ):
+    async with backends.open_target(scenario) as target, http_client() as http:
         run = _Run(scenario, target, http, on_progress, on_send)
+        run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
         try:
@@ -90,6 +92,7 @@ async def run_bench(
                 watch.result()
             result = main.result()
         finally:
+            await run.close_clients()
             await run.sender.close()
     result.thresholds = [
         evaluate(parse_threshold(expression), result.figures())
@@ -114,10 +117,9 @@ class _Run:
         self.target = target
         self.http = http
         self.on_progress = on_progress
-        self.collector = Collector()
         self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
-        self.clients: list[Client] = []
-        self.pumps: list[asyncio.Task[None]] = []
+        self.processes = 1
+        self.listeners: Listeners | None = None
         self.warnings: list[str] = []
         self.phase = "starting"
         self.started = time.time()
@@ -149,9 +151,15 @@ class _Run:
                 total,
                 self.sender.posts,
                 self.planned,
-                self.collector.delivered_live,
+                self.listeners.delivered if self.listeners is not None else 0,
             )
         )
+
+    def _listeners(self, prepared: Prepared) -> Listeners:
+        url = self.target.url
+        if self.processes == 1:
+            return Local(Share(self.scenario, url, prepared, self.http))
+        return Spread(self.scenario, url, prepared, self.processes)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -162,78 +170,51 @@ class _Run:
         prepared = await prepare(scenario, target.url, self.http)
         self.phase = "connecting"
         await self.sender.open()
-        opened = prepared.open_conversation()
-        for group in scenario.clients:
-            self.clients += build_clients(
-                group, target.url, prepared.users, prepared.tokens, opened, self.http
-            )
-        await asyncio.gather(*(lst.connect() for c in self.clients for lst in c.listeners))
-        # What connecting cost (handshakes, upgrades, first loads): paid once per session.
-        at_connect = {client.id: client.counters() for client in self.clients}
-        self.pumps = [
-            asyncio.create_task(self._pump(client, listener))
-            for client in self.clients
-            for listener in client.listeners
-        ]
-        owners = prepared.owner_of()
+        listeners = self.listeners = self._listeners(prepared)
+        await listeners.connect()
         plan = plan_traffic(scenario, [c.phone for cs in prepared.contacts.values() for c in cs])
         self.planned = len(plan)
         start = time.time() + LEAD
         window_start = start + scenario.traffic.warmup
         self.started = start
+        messages = schedule(plan, prepared.owner_of(), start, scenario.traffic.warmup)
+        await listeners.begin(start, messages)
 
         def on_schedule(planned: Planned, scheduled_at: float) -> None:
-            if planned.delivery.duplicate:
+            if planned.delivery.duplicate or self.on_send is None:
                 return
-            for wamid, phone in planned.senders.items():
-                user = owners.get(phone, "")
-                measured = scheduled_at >= window_start
-                self.collector.expect(wamid, user, scheduled_at, measured, phone)
-                if self.on_send is not None:
-                    self.on_send(wamid, scheduled_at, measured)
+            for wamid in planned.senders:
+                self.on_send(wamid, scheduled_at, scheduled_at >= window_start)
 
-        monitor = Monitor()
-        monitor.start()
-        counters_task = asyncio.create_task(self._counters_at(window_start))
+        machine = MachineMonitor()
+        machine.start()
         server_before = await backends.scrape(self.http, target, scenario.backend.metrics_path)
         self.phase = "sending"
         await self.sender.run(plan, start, on_schedule)
         self.phase = "draining"
-        deadline = time.monotonic() + drain_time(scenario)
-        while time.monotonic() < deadline and self.collector.outstanding(self.clients):
-            await asyncio.sleep(0.05)
-        counters_start = await counters_task
-        counters = window_counters(self.clients, counters_start)
+        await listeners.drain(drain_time(scenario))
         window_end = time.time()
-        saturation = await monitor.stop()
+        reports = await listeners.finish()
+        saturation = assess([r.load for r in reports], await machine.stop(), scenario.load)
         server_after = await backends.scrape(self.http, target, scenario.backend.metrics_path)
         self.phase = "closing"
-        clients = self.clients
-        await self.close_clients()
         window = max(window_end - window_start, 1e-6)
-        open_phones = {user: contacts[0].phone for user, contacts in prepared.contacts.items()}
         groups = [
-            self.collector.group_result(
-                group,
-                [c for c in clients if c.group == group.label],
-                counters,
-                window,
-                at_connect=at_connect,
-                open_phones=open_phones,
-            )
-            for group in scenario.clients
+            merge_parts([report.groups[index] for report in reports], window)
+            for index in range(len(scenario.clients))
         ]
-        if saturation.suspect:
-            self.warnings.append("the load generator was saturated; latencies are suspect")
-        measured = len(self.collector.measured())
+        for report in reports:
+            self.warnings += report.warnings
+        self.warnings += self._load_warnings(saturation)
+        distinct = {sent.wamid: sent for sent in messages}
         return BenchResult(
             scenario=scenario.name,
             target=target.url,
             started_at=start,
             duration_s=window,
             traffic=TrafficSummary(
-                messages=len(self.collector.sent),
-                measured=measured,
+                messages=len(distinct),
+                measured=sum(1 for sent in distinct.values() if sent.measured),
                 posts=self.sender.posts,
                 duplicates=self.sender.duplicates,
                 send_errors=self.sender.errors,
@@ -245,22 +226,16 @@ class _Run:
             warnings=self.warnings,
         )
 
-    async def _counters_at(self, moment: float) -> dict[str, dict[str, int]]:
-        await asyncio.sleep(max(moment - time.time(), 0.0))
-        return {client.id: client.counters() for client in self.clients}
-
-    async def _pump(self, client: Client, listener: Listener) -> None:
-        async for item in listener.items():
-            if isinstance(item, Received):
-                if item.wamids:
-                    self.collector.saw(client.id, item.wamids, item.received_at)
-            elif isinstance(item, StateChange) and item.state == "failed":
-                self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
+    def _load_warnings(self, saturation: Saturation) -> list[str]:
+        warnings = []
+        if self.processes > saturation.cores > 0:
+            warnings.append(
+                f"{self.processes} listener processes on {saturation.cores} cores: they compete "
+                "for CPU with each other, the sender and the backend"
+            )
+        warnings += [f"SUSPECT: {reason}" for reason in saturation.reasons]
+        return warnings
 
     async def close_clients(self) -> None:
-        listeners = [lst for c in self.clients for lst in c.listeners]
-        await asyncio.gather(*(lst.close() for lst in listeners), return_exceptions=True)
-        for pump in self.pumps:
-            pump.cancel()
-        await asyncio.gather(*self.pumps, return_exceptions=True)
-        self.clients, self.pumps = [], []
+        if self.listeners is not None:
+            await self.listeners.close()

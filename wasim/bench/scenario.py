@@ -2,11 +2,14 @@
 
 A scenario names the backend (a URL, or `spawn = true` for the bundled one), how users
 authenticate, the setup requests that create their conversations, the users and contacts,
-the webhook traffic, the client groups (one column each in the report) and the thresholds.
+the webhook traffic, the client groups (one column each in the report), the load generator
+(how many listener processes, when its own timings are suspect) and the thresholds.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -214,6 +217,30 @@ class PollPlan:
         return self.detail_interval or self.list_interval
 
 
+class Load(_Model):
+    """The load generator: its listener processes, and the limits past which it is saturated.
+
+    `processes` spreads the clients over that many child processes (one: this process); by
+    default one per `CLIENTS_PER_PROCESS` clients, at most one per core. `max_loop_lag` (p99)
+    and `max_cpu` (% of one core) apply to each listener process, `max_machine_cpu` (% of all
+    cores) to the whole machine: past any of them the run is marked suspect.
+    """
+
+    processes: int | None = Field(default=None, ge=1, le=256)
+    max_loop_lag: Duration = 0.025
+    max_cpu: float = Field(default=90.0, ge=0)
+    max_machine_cpu: float = Field(default=90.0, ge=0, le=100)
+
+
+CLIENTS_PER_PROCESS = 500
+
+
+def default_processes(clients: int, cores: int | None = None) -> int:
+    """One listener process per `CLIENTS_PER_PROCESS` clients, capped by the machine's cores."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(math.ceil(clients / CLIENTS_PER_PROCESS), cores))
+
+
 class Scenario(_Model):
     """A whole bench run; see `scenarios/seed.toml` for every field in use."""
 
@@ -233,7 +260,19 @@ class Scenario(_Model):
     users: Users = Field(default_factory=Users)
     traffic: Traffic = Field(default_factory=lambda: Traffic(duration=30.0))
     clients: list[ClientGroup] = Field(min_length=1)
+    load: Load = Field(default_factory=Load)
     thresholds: list[str] = Field(default_factory=list)
+
+    @property
+    def client_count(self) -> int:
+        """Simulated clients in all groups (browser tabs, hidden ones included)."""
+        return len(self.users.user_names()) * sum(group.per_user for group in self.clients)
+
+    def listener_processes(self, override: int | None = None) -> int:
+        """How many listener processes to run: `override`, `load.processes`, or the default;
+        never more than there are clients."""
+        wanted = override or self.load.processes or default_processes(self.client_count)
+        return max(1, min(wanted, self.client_count))
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Scenario:

@@ -39,12 +39,20 @@ def bench_command(
     max_regression: Annotated[
         str, typer.Option(help="Allowed worsening against --baseline, e.g. 20%.")
     ] = "20%",
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Listener processes to spread the clients over (default: the scenario's "
+            "[load] processes, else one per 500 clients, at most one per core).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
 ) -> None:
     """Measure polling versus push end to end; exit 0 if every threshold holds, 1 if one fails,
     2 on a usage or scenario error, 3 when the run broke (backend unreachable or gone).
 
-    Example: wasim bench seed --junit bench.xml --markdown bench.md
+    Example: wasim bench seed --processes 2 --junit bench.xml --markdown bench.md
     """
     try:
         spec = load(scenario)
@@ -54,7 +62,13 @@ def bench_command(
         fail(str(exc), exc.exit_code)
     with _live(progress and not as_json) as on_progress:
         result = run(
-            run_bench(spec, on_progress=on_progress, baseline=old, max_regression=allowance)
+            run_bench(
+                spec,
+                on_progress=on_progress,
+                baseline=old,
+                max_regression=allowance,
+                processes=processes,
+            )
         )
     try:
         write_reports(

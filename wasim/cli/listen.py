@@ -9,6 +9,7 @@ import typer
 
 from wasim import defaults
 from wasim.cli._app import app, console, err_console, run
+from wasim.ledger import chosen
 from wasim.listen import ListenOptions, Summary, credentials
 from wasim.listen.processes import default_processes, listen_spread
 from wasim.listen.render import print_json, render_record, render_summary
@@ -81,6 +82,16 @@ def listen_command(
     conversations_path: Annotated[
         str, typer.Option(help="Conversations path (hybrid polling).")
     ] = defaults.CONVERSATIONS_PATH,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="Send ledger to follow for precise latencies of what `wasim send` posted "
+            "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
+        ),
+    ] = None,
+    no_ledger: Annotated[
+        bool, typer.Option(help="Follow no ledger; estimate latency from timestamps only.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,
 ) -> None:
@@ -103,6 +114,7 @@ def listen_command(
         conversations_path=conversations_path,
     )
     tail = err_console if quiet else console
+    followed = chosen(ledger, not no_ledger)
 
     def emit(record: dict[str, Any]) -> None:
         if json_output:
@@ -131,6 +143,7 @@ def listen_command(
             fallback_poll=parse_duration(fallback_poll, "--fallback-poll"),
             fallback_after=parse_duration(fallback_after, "--fallback-after") or 0.0,
             tail=not quiet,
+            ledger=str(followed) if followed else None,
         )
         count = len(who) * per_user
         spread = processes or default_processes(count)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wasim import defaults
 from wasim.cli._app import app, console, err_console, run
+from wasim.ledger import chosen
 from wasim.payloads.factory import ContextKind, Shape
 from wasim.send.encoding import SignMode, Style
 from wasim.send.job import JobOutcome, SendJob, printable, run_job, sign_source
@@ -76,6 +77,14 @@ def send_command(
     ] = False,
     record_to: Annotated[Path | None, typer.Option("--record", help="Save POSTs (JSONL).")] = None,
     replay: Annotated[Path | None, typer.Option(help="Re-send a --record file's bytes.")] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="Note each POST's message ids and times here, for `wasim listen` "
+            "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
+        ),
+    ] = None,
+    no_ledger: Annotated[bool, typer.Option(help="Write no send ledger.")] = False,
     url: Annotated[str, typer.Option(help="Target base URL.")] = defaults.BASE_URL,
     path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
     app_secret: Annotated[
@@ -101,6 +110,7 @@ def send_command(
         retry=retry, time_scale=time_scale, seed=seed, shape=cast(Shape, shape),
         locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
         print_only=print_only, record_to=record_to, replay=replay,
+        ledger=chosen(ledger, not no_ledger),
     )  # fmt: skip
     progress = Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

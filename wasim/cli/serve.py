@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wasim import defaults
 from wasim.cli._app import app, console, handled, run
 from wasim.errors import ConfigError
-from wasim.server import READY_PREFIX, bind_socket, check_database, serve
+from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
 from wasim.tokens import mint_token
+
+if TYPE_CHECKING:
+    from mock_backend import Settings
 
 
 @app.command("serve")
@@ -86,13 +89,15 @@ def serve_command(
         print(f"{READY_PREFIX}{url}", flush=True)
 
     level = "warning" if quiet else log_level
-    run(serve_backend(application, database_url, sock, level, ready), fast_loop=True)
+    run(serve_backend(application, settings, sock, level, ready), fast_loop=True)
 
 
 async def serve_backend(
-    application: object, database_url: str, sock: object, level: str, ready: Callable[[str], None]
+    application: object, settings: Settings, sock: object, level: str, ready: Callable[[str], None]
 ) -> None:
-    await check_database(database_url)
+    await check_database(settings.database_url)
+    if settings.redis_url:
+        await check_redis(settings.redis_url)
     await serve(application, sock, log_level=level, on_ready=ready)  # type: ignore[arg-type]
 
 

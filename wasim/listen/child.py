@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
 
 from wasim.errors import WasimError
-from wasim.listen.processes import decode_options
+from wasim.listen.processes import decode_options, error_record, write_record
 from wasim.listen.runner import listen
 
-
-def emit(record: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
+emit = write_record
 
 
 async def main() -> None:
@@ -22,7 +18,7 @@ async def main() -> None:
     try:
         summary = await listen(options, emit, handle_signals=True)
     except WasimError as exc:
-        emit({"type": "error", "error": type(exc).__name__, "message": str(exc)})
+        emit(error_record(exc))
         return
     emit({"type": "summary", **summary.as_dict()})
 

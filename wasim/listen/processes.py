@@ -1,7 +1,9 @@
 """Spreading listeners over processes: children report NDJSON on a pipe, the parent merges.
 
 Each child runs `python -m wasim.listen.child`, reads its share of the run as JSON on stdin and
-writes the same records `wasim listen --json` prints, ending with its `summary`.
+writes the same records `wasim listen --json` prints, ending with its `summary`. The pipe
+mechanics (`spawn_child`, `write_record`, `error_from`) also carry `wasim bench`'s listener
+processes (wasim.bench.spread).
 """
 
 from __future__ import annotations
@@ -100,20 +102,47 @@ async def _all(waits: list[Any]) -> None:
 
 
 async def _spawn(part: ListenOptions) -> asyncio.subprocess.Process:
+    return await spawn_child("wasim.listen.child", encode_options(part))
+
+
+async def spawn_child(
+    module: str, job: dict[str, Any], *, keep_stdin: bool = False, limit: int = 1 << 22
+) -> asyncio.subprocess.Process:
+    """Start `python -m module` in its own session and give it `job` as one JSON line on
+    stdin, then close stdin (unless `keep_stdin`, for more lines); its stdout is NDJSON."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "wasim.listen.child",
+        module,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         start_new_session=True,
-        limit=1 << 22,
+        limit=limit,
     )
     assert child.stdin is not None
-    child.stdin.write(json.dumps(encode_options(part)).encode())
+    child.stdin.write(json.dumps(job).encode() + b"\n")
     await child.stdin.drain()
-    child.stdin.close()
+    if not keep_stdin:
+        child.stdin.close()
     return child
+
+
+def write_record(record: dict[str, Any]) -> None:
+    """A child's side of the pipe: one record as a JSON line on stdout, flushed."""
+    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error_record(exc: WasimError) -> dict[str, Any]:
+    return {"type": "error", "error": type(exc).__name__, "message": str(exc)}
+
+
+def error_from(record: dict[str, Any], default: str = "a listener process failed") -> WasimError:
+    """The parent's side of `error_record`: the same exception class, with its message."""
+    cls = getattr(errors, str(record.get("error")), None)
+    if not (isinstance(cls, type) and issubclass(cls, WasimError)):
+        cls = WasimError
+    return cls(record.get("message", default))
 
 
 class _Merger:
@@ -134,8 +163,7 @@ class _Merger:
             if kind == "summary":
                 self.summaries.append(Summary.from_dict(record))
             elif kind == "error":
-                cls = getattr(errors, str(record.get("error")), WasimError)
-                self.errors.append(cls(record.get("message", "a listener process failed")))
+                self.errors.append(error_from(record))
             elif kind == "ready":
                 self.ready.append(record)
                 if len(self.ready) == self.children:

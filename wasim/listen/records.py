@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wasim.listen.latency import Source
 from wasim.transports.base import Received, StateChange
 
 
@@ -27,7 +28,9 @@ def one_line(item: Received) -> str:
     return ", ".join(sorted(data))[:80]
 
 
-def event_record(item: Received, latency: float | None) -> dict[str, Any]:
+def event_record(item: Received, latency: float | None, source: Source | None) -> dict[str, Any]:
+    """`latency_ms` is received − scheduled start by the send ledger (`latency_source`
+    "ledger"), else the estimate from the message's whole-second timestamp ("timestamp")."""
     return {
         "type": "event",
         "at": item.received_at,
@@ -37,6 +40,7 @@ def event_record(item: Received, latency: float | None) -> dict[str, Any]:
         "event_id": item.event_id,
         "wamids": list(item.wamids),
         "latency_ms": round(latency * 1000, 1) if latency is not None else None,
+        "latency_source": source,
         "summary": one_line(item),
         "data": item.data,
     }

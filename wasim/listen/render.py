@@ -29,8 +29,7 @@ def render_record(console: Console, record: dict[str, Any]) -> None:
     at = clock(record.get("at") or time.time())
     who = f"{record.get('user', '')} {record.get('transport', '')}"
     if kind == "event":
-        latency = record.get("latency_ms")
-        shown = f" [dim]({latency / 1000:.1f} s)[/]" if latency is not None else ""
+        shown = _latency(record.get("latency_ms"), record.get("latency_source"))
         text = escape(record["summary"])
         console.print(
             f"[dim]{at}[/] {who} [bold cyan]{record['event']}[/] {text}{shown}",
@@ -75,10 +74,24 @@ def render_summary(console: Console, summary: Summary) -> None:
             f"({summary.poll_requests} poll requests)",
             highlight=False,
         )
-    if summary.latency.count:
-        s = summary.latency.summary()
+    s = summary.latency.summary()
+    if summary.latency_source == "ledger":
         console.print(
-            f"latency (from message timestamps, whole seconds): p50 {s.p50_ms / 1000:.1f} s, "
+            f"latency (received − scheduled send, from the send ledger): p50 {s.p50_ms:.1f} ms, "
+            f"p99 {s.p99_ms:.1f} ms, max {s.max_ms:.1f} ms ({s.count} events)",
+            highlight=False,
+        )
+    elif summary.latency_source == "timestamp":
+        console.print(
+            f"latency (≈ from message timestamps, whole seconds): p50 {s.p50_ms / 1000:.1f} s, "
             f"p99 {s.p99_ms / 1000:.1f} s, max {s.max_ms / 1000:.1f} s",
             highlight=False,
         )
+
+
+def _latency(ms: float | None, source: str | None) -> str:
+    if ms is None:
+        return ""
+    if source == "ledger":
+        return f" [dim]({ms:.1f} ms by ledger)[/]"
+    return f" [dim](≈ {ms / 1000:.1f} s from timestamp)[/]"

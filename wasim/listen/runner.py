@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import psutil
 from wasim.errors import ConfigError, WasimError
 from wasim.listen.auth import Credential
 from wasim.listen.hybrid import HybridListener
+from wasim.listen.latency import Latencies, Source
 from wasim.listen.records import event_record, state_record
 from wasim.listen.summary import Summary
 from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, make_listener
@@ -43,6 +45,7 @@ class ListenOptions:
     concurrency: int = 256
     # python-socketio costs ~43 KB per connection, the lean client ~22 KB (benchmarks/listen.py).
     lean_above: int = 1000
+    ledger: str | None = None  # a send ledger to follow for precise latencies (wasim.ledger)
 
     def assignments(self) -> Iterator[Credential]:
         for credential in self.credentials:
@@ -76,6 +79,7 @@ class Run:
         self._consumers: list[asyncio.Task[None]] = []
         self._down: set[int] = set()
         self._http: httpx.AsyncClient | None = None
+        self.latencies = Latencies(Path(options.ledger) if options.ledger else None, self._deliver)
 
     def http(self) -> httpx.AsyncClient:
         """One HTTP client for every SSE and polling listener of this process.
@@ -132,10 +136,7 @@ class Run:
         key = id(listener)
         async for item in listener.items():
             if isinstance(item, Received):
-                latency = latency_of(item)
-                self.summary.record(item, latency)
-                if self.options.tail:
-                    self.emit(event_record(item, latency))
+                self.latencies.take(item)
             elif isinstance(item, StateChange):
                 was_down = key in self._down
                 if item.state == "reconnecting":
@@ -147,10 +148,16 @@ class Run:
                 ):
                     self.emit(state_record(item))
 
+    def _deliver(self, item: Received, latency: float | None, source: Source | None) -> None:
+        self.summary.record(item, latency, source)
+        if self.options.tail:
+            self.emit(event_record(item, latency, source))
+
     async def close_all(self) -> None:
         self.summary.down_at_end = len(self._down)
         await asyncio.gather(*(listener.close() for listener in self.listeners))
         await asyncio.gather(*self._consumers)
+        await self.latencies.close()
         if self._http is not None:
             await self._http.aclose()
         for listener in self.listeners:
@@ -164,19 +171,6 @@ class Run:
 def resident_bytes() -> int:
     """This process's resident memory, to report what each listener costs."""
     return int(psutil.Process().memory_info().rss)
-
-
-def latency_of(item: Received) -> float | None:
-    """Delivery latency from the message's own `timestamp` (whole seconds), when it is recent."""
-    message = item.data.get("message")
-    if not isinstance(message, dict):
-        conversation = item.data.get("conversation")
-        message = conversation.get("last_message") if isinstance(conversation, dict) else None
-    stamp = message.get("timestamp") if isinstance(message, dict) else None
-    if not isinstance(stamp, str | int) or not str(stamp).isdigit():
-        return None
-    elapsed = item.received_at - int(stamp)
-    return elapsed if 0 <= elapsed < 3600 else None
 
 
 @contextlib.contextmanager
@@ -211,6 +205,7 @@ async def listen(
     begun = time.monotonic()
     rss_before = resident_bytes()
     with stopping_on_signals(stop) if handle_signals else contextlib.nullcontext():
+        run.latencies.start()
         starting = asyncio.create_task(run.start_all())
         waiting = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -218,6 +213,7 @@ async def listen(
             await starting
             if run.summary.connected == 0 and run.first_error is not None:
                 waiting.cancel()
+                await run.latencies.close()
                 raise run.first_error
             emit(
                 {

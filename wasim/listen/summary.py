@@ -6,13 +6,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasim.listen.latency import Source
 from wasim.stats import LatencyHistogram
 from wasim.transports.base import Received, TransportStats
 
 
 @dataclass
 class Summary:
-    """Counts over every listener of a run; `merge` adds another process's summary."""
+    """Counts over every listener of a run; `merge` adds another process's summary.
+
+    Latencies are kept apart by source: precise ones from the send ledger, and estimates from
+    message timestamps; `latency` is the ledger's when it has any.
+    """
 
     requested: int = 0
     connected: int = 0
@@ -28,12 +33,23 @@ class Summary:
     by_poll: int = 0
     poll_requests: int = 0
     duration: float = 0.0
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    ledger_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    timestamp_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
-    def record(self, item: Received, latency: float | None) -> None:
+    def record(self, item: Received, latency: float | None, source: Source | None) -> None:
         self.events[f"{item.transport}/{item.event}"] += 1
         if latency is not None:
-            self.latency.record(latency)
+            (self.ledger_latency if source == "ledger" else self.timestamp_latency).record(latency)
+
+    @property
+    def latency_source(self) -> Source | None:
+        if self.ledger_latency.count:
+            return "ledger"
+        return "timestamp" if self.timestamp_latency.count else None
+
+    @property
+    def latency(self) -> LatencyHistogram:
+        return self.ledger_latency if self.ledger_latency.count else self.timestamp_latency
 
     def fail(self, reason: str) -> None:
         self.failed += 1
@@ -63,7 +79,8 @@ class Summary:
         self.failures.update(other.failures)
         self.events.update(other.events)
         self.duration = max(self.duration, other.duration)
-        self.latency.merge(other.latency)
+        self.ledger_latency.merge(other.ledger_latency)
+        self.timestamp_latency.merge(other.timestamp_latency)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +99,9 @@ class Summary:
             "poll_requests": self.poll_requests,
             "duration": round(self.duration, 3),
             "latency_ms": self.latency.summary().as_dict(),
-            "latency_hdr": self.latency.encode(),
+            "latency_source": self.latency_source,
+            "ledger_latency_hdr": self.ledger_latency.encode(),
+            "timestamp_latency_hdr": self.timestamp_latency.encode(),
         }
 
     @classmethod
@@ -90,7 +109,8 @@ class Summary:
         summary = cls(
             failures=Counter(data.get("failures", {})),
             events=Counter(data.get("events", {})),
-            latency=LatencyHistogram.decode(data["latency_hdr"]),
+            ledger_latency=LatencyHistogram.decode(data["ledger_latency_hdr"]),
+            timestamp_latency=LatencyHistogram.decode(data["timestamp_latency_hdr"]),
         )
         for name in (
             "requested",

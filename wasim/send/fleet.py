@@ -13,9 +13,11 @@ import time
 from collections.abc import Coroutine, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wasim.errors import ConfigError, TargetError
+from wasim.ledger import LedgerWriter
 from wasim.send.plan import Delivery
 from wasim.send.report import SendReport
 from wasim.send.retry import RetryProfile
@@ -43,8 +45,12 @@ async def send_split(
     concurrency: int = 256,
     retry: RetryProfile | None = None,
     on_progress: OnProgress | None = None,
+    ledger: Path | None = None,
 ) -> SendReport:
-    """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each."""
+    """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each.
+
+    With `ledger`, each child appends its own POSTs' lines there (see wasim.ledger).
+    """
     if processes < 1:
         raise ConfigError("--processes must be at least 1")
     context = multiprocessing.get_context("spawn")  # no fork of a running event loop
@@ -53,7 +59,7 @@ async def send_split(
         ours, theirs = context.Pipe()
         done = context.Value("q", 0, lock=False)
         process = context.Process(
-            target=_child, args=(target, concurrency, retry, theirs, done), daemon=True
+            target=_child, args=(target, concurrency, retry, theirs, done, ledger), daemon=True
         )
         process.start()
         theirs.close()
@@ -101,7 +107,9 @@ def _child(
     retry: RetryProfile | None,
     pipe: Connection,
     done: Synchronized[int],
+    ledger: Path | None,
 ) -> None:
+    writer = LedgerWriter(ledger, announce=False) if ledger is not None else None
     try:
         share: list[Delivery] = pipe.recv()
         pipe.send("ready")
@@ -118,10 +126,13 @@ def _child(
                 retry=retry,
                 on_progress=progress,
                 start_at=start_at,
+                ledger=writer,
             )
         )
         pipe.send(report.encode())
     except Exception as exc:  # shipped to the parent, which raises it
         pipe.send(TargetError(f"a sending process failed: {exc}"))
     finally:
+        if writer is not None:
+            writer.close()
         pipe.close()

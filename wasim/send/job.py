@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wasim.errors import ConfigError
+from wasim.ledger import LedgerWriter
 from wasim.payloads import STATUS_KINDS, PayloadFactory, Shape
 from wasim.payloads.factory import ContextKind
 from wasim.send.encoding import SignMode, Style, signature
@@ -93,6 +94,7 @@ class SendJob:
     print_only: bool = False
     record_to: Path | None = None
     replay: Path | None = None
+    ledger: Path | None = None  # where to note each POST's ids and times (wasim.ledger)
 
 
 @dataclass
@@ -154,7 +156,8 @@ async def run_job(
     """Plan, then print, record and/or send; raise WasimError on anything unusable.
 
     With `processes` > 1 the POSTs go out from that many processes; `on_result` is then not
-    called (results stay in the children), `on_progress` still is.
+    called (results stay in the children), `on_progress` still is. With `ledger`, every POST's
+    ids and times are appended there (each process its own lines).
     """
     endpoint = job.target.endpoint
     retry = retry_profile(job.retry, job.time_scale)
@@ -166,24 +169,31 @@ async def run_job(
         return JobOutcome(None, plan, endpoint, recorded)
     if on_plan is not None:
         on_plan(len(plan))
-    if job.processes > 1:
-        report = await send_split(
-            job.target,
-            plan,
-            job.processes,
-            concurrency=job.concurrency,
-            retry=retry,
-            on_progress=on_progress,
-        )
-    else:
-        report = await send_plan(
-            job.target,
-            plan,
-            concurrency=job.concurrency,
-            retry=retry,
-            on_result=on_result,
-            on_progress=on_progress,
-        )
+    ledger = LedgerWriter(job.ledger) if job.ledger is not None else None
+    try:
+        if job.processes > 1:
+            report = await send_split(
+                job.target,
+                plan,
+                job.processes,
+                concurrency=job.concurrency,
+                retry=retry,
+                on_progress=on_progress,
+                ledger=job.ledger,
+            )
+        else:
+            report = await send_plan(
+                job.target,
+                plan,
+                concurrency=job.concurrency,
+                retry=retry,
+                on_result=on_result,
+                on_progress=on_progress,
+                ledger=ledger,
+            )
+    finally:
+        if ledger is not None:
+            ledger.close()
     raise_if_unreachable(report, job.target)
     return JobOutcome(report, [], endpoint, recorded)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from wasim import defaults
 from wasim.errors import ConfigError, TargetError
+from wasim.ledger import LedgerWriter
 from wasim.send.plan import Delivery
 from wasim.send.report import SendReport, SendResult
 from wasim.send.retry import RetryProfile, retry_profile
@@ -48,16 +49,18 @@ async def send_plan(
     on_result: OnResult | None = None,
     on_progress: OnProgress | None = None,
     start_at: float | None = None,
+    ledger: LedgerWriter | None = None,
 ) -> SendReport:
     """Send `plan` on its schedule (open model) and return the run's report.
 
     `on_result` gets every POST after its last attempt; `on_progress` gets the number done,
     every 0.1 s. `start_at` (a `time.time()` value) starts the schedule at that instant, which
-    lets several processes share one schedule.
+    lets several processes share one schedule. `ledger` gets each POST's ids and times as it
+    starts, written out every 0.1 s and at the end.
     """
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
-    runner = _Runner(target, plan, retry or retry_profile("none"), on_result)
+    runner = _Runner(target, plan, retry or retry_profile("none"), on_result, ledger)
     return await runner.run(concurrency, on_progress, start_at)
 
 
@@ -74,6 +77,7 @@ class _Runner:
         plan: Sequence[Delivery],
         retry: RetryProfile,
         on_result: OnResult | None,
+        ledger: LedgerWriter | None = None,
     ) -> None:
         self.wire = Wire(target.endpoint, target.timeout)
         self.plan = plan
@@ -87,6 +91,8 @@ class _Runner:
         self.started = [0.0] * len(plan)  # seconds after t0, first attempt
         self.answered = [-1.0] * len(plan)  # first attempt's answer, -1 when none
         self.t0 = 0.0
+        self.ledger = ledger
+        self.begun: list[int] = []  # first attempts started since the ledger's last flush
 
     async def run(
         self, concurrency: int, on_progress: OnProgress | None, start_at: float | None
@@ -99,7 +105,7 @@ class _Runner:
         try:
             self.t0 = time.perf_counter() + max((start_at or 0.0) - time.time(), 0.0)
             self.wall0 = time.time() + (self.t0 - time.perf_counter())
-            if on_progress is not None:
+            if on_progress is not None or self.ledger is not None:
                 ticker = asyncio.create_task(self._tick(on_progress))
             workers = min(concurrency, len(self.plan))
             await asyncio.gather(*(self._work() for _ in range(workers)))
@@ -109,6 +115,7 @@ class _Runner:
                 ticker.cancel()
             self.wire.close()
             gc.unfreeze()
+            self._note()
         if on_progress is not None:
             on_progress(self.report.sent)
         self._record_times()
@@ -116,6 +123,7 @@ class _Runner:
 
     async def _work(self) -> None:
         clock, t0, due = time.perf_counter, self.t0, self.due
+        begun = self.begun.append if self.ledger is not None else None
         while (item := self._next()) is not None:
             at, index, attempt = item
             wait = t0 + at - clock()
@@ -124,6 +132,8 @@ class _Runner:
             started = clock() - t0
             if attempt == 1:
                 self.started[index] = started
+                if begun is not None:
+                    begun(index)
             status, error = await self._post(index)
             if attempt == 1 and status is not None:
                 self.answered[index] = clock() - t0
@@ -152,10 +162,26 @@ class _Runner:
         except WireError as exc:
             return None, str(exc)
 
-    async def _tick(self, on_progress: OnProgress) -> None:
+    async def _tick(self, on_progress: OnProgress | None) -> None:
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
-            on_progress(self.report.sent)
+            self._note()
+            if on_progress is not None:
+                on_progress(self.report.sent)
+
+    def _note(self) -> None:
+        # Off the hot path: workers only append an index; lines are built here, every 0.1 s.
+        if self.ledger is None:
+            return
+        fresh = self.begun[:]
+        self.begun.clear()  # the same list: workers hold its `append`
+        wall0, due, started, plan = self.wall0, self.due, self.started, self.plan
+        for index in fresh:
+            delivery = plan[index]
+            self.ledger.note(
+                delivery.wamids, delivery.statuses, wall0 + due[index], wall0 + started[index]
+            )
+        self.ledger.flush()
 
     def _result(
         self, index: int, attempts: int, status: int | None, error: str | None, at: float

@@ -1,0 +1,83 @@
+"""A listener process of `wasim bench` (see wasim.bench.spread): one share of the clients,
+driven by JSON lines on stdin, reporting NDJSON on stdout. It ends when stdin does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from typing import Any
+
+from wasim.bench.measure import Sent
+from wasim.bench.prepare import Prepared
+from wasim.bench.scenario import Scenario
+from wasim.bench.share import Share, http_client
+from wasim.bench.spread import LINE_LIMIT
+from wasim.errors import WasimError
+from wasim.listen.processes import error_record, write_record
+
+PROGRESS_EVERY = 0.1
+
+
+async def _next(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    """The parent's next step, or None once it has closed the pipe."""
+    line = await reader.readline()
+    return json.loads(line) if line.strip() else None
+
+
+async def _progress(share: Share) -> None:
+    reported = -1
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        if share.delivered != reported:
+            reported = share.delivered
+            write_record({"type": "progress", "delivered": reported})
+
+
+async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
+    scenario = Scenario.model_validate(job["scenario"])
+    prepared = Prepared.from_dict(job["prepared"])
+    async with http_client() as http:
+        share = Share(scenario, job["url"], prepared, http, job["part"], job["parts"])
+        try:
+            await share.connect()
+            write_record({"type": "ready", "clients": len(share.clients)})
+            begin = await _next(reader)
+            if begin is None:
+                return
+            share.begin(begin["start"], [Sent(*row) for row in begin["messages"]])
+            progress = asyncio.create_task(_progress(share))
+            try:
+                drain = await _next(reader)
+                if drain is None:
+                    return
+                await share.drain(float(drain["seconds"]))
+                write_record({"type": "drained"})
+                if await _next(reader) is None:
+                    return
+            finally:
+                progress.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await progress
+            report = await share.finish()
+            write_record({"type": "result", **report.to_dict()})
+        finally:
+            await share.close()
+
+
+async def main() -> None:
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    job = await _next(reader)
+    if job is None:
+        return
+    try:
+        await run(job, reader)
+    except WasimError as exc:
+        write_record(error_record(exc))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

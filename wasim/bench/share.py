@@ -1,0 +1,219 @@
+"""One listener process's share of a bench run: its clients, what they received, its figures.
+
+A share connects its clients, learns the whole schedule once the run's start is fixed (every
+message's id, owner and scheduled send time), drains, and reports one `GroupPart` per client
+group with its own load (CPU, event-loop lag). `Local` runs the only share in the runner's
+event loop; `wasim.bench.spread.Spread` runs several in child processes. The runner sees both
+through the same few methods (`Listeners`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from wasim.bench.clients import Client, build_clients
+from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
+from wasim.bench.prepare import Prepared
+from wasim.bench.results import ProcessLoad
+from wasim.bench.saturation import Monitor
+from wasim.bench.scenario import Scenario
+from wasim.transports.base import Listener, Received, StateChange
+
+
+def http_client() -> httpx.AsyncClient:
+    """The HTTP client of a bench process: no connection cap, patient reads (long polls)."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    return httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=60.0), limits=limits)
+
+
+def process_name(part: int, parts: int) -> str:
+    return f"listener process {part + 1}/{parts}"
+
+
+@dataclass
+class ShareReport:
+    """What one listener process measured: per group, its load, and what went wrong."""
+
+    load: ProcessLoad
+    groups: list[GroupPart]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "load": self.load.as_dict(),
+            "groups": [group.to_dict() for group in self.groups],
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShareReport:
+        return cls(
+            ProcessLoad.from_dict(data["load"]),
+            [GroupPart.from_dict(group) for group in data["groups"]],
+            list(data["warnings"]),
+        )
+
+
+class Share:
+    """Every `parts`-th client of each group, from `part` on, measured in this event loop."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        base_url: str,
+        prepared: Prepared,
+        http: httpx.AsyncClient,
+        part: int = 0,
+        parts: int = 1,
+    ) -> None:
+        self.scenario = scenario
+        self.base_url = base_url
+        self.prepared = prepared
+        self.http = http
+        self.part, self.parts = part, parts
+        self.collector = Collector()
+        self.clients: list[Client] = []
+        self.pumps: list[asyncio.Task[None]] = []
+        self.warnings: list[str] = []
+        self.at_connect: dict[str, dict[str, int]] = {}
+        self.monitor = Monitor(scenario.load, process_name(part, parts))
+        self._counters: asyncio.Task[dict[str, dict[str, int]]] | None = None
+
+    async def connect(self) -> None:
+        opened = self.prepared.open_conversation()
+        for group in self.scenario.clients:
+            self.clients += build_clients(
+                group,
+                self.base_url,
+                self.prepared.users,
+                self.prepared.tokens,
+                opened,
+                self.http,
+                self.part,
+                self.parts,
+            )
+        self.monitor.clients = len(self.clients)
+        await asyncio.gather(*(lst.connect() for c in self.clients for lst in c.listeners))
+        # What connecting cost (handshakes, upgrades, first loads): paid once per session.
+        self.at_connect = {client.id: client.counters() for client in self.clients}
+        self.pumps = [
+            asyncio.create_task(self._pump(client, listener))
+            for client in self.clients
+            for listener in client.listeners
+        ]
+
+    def begin(self, start: float, messages: list[Sent]) -> None:
+        """The run starts at `start` (wall clock) and will send `messages`."""
+        for sent in messages:
+            self.collector.expect(
+                sent.wamid, sent.user, sent.scheduled_at, sent.measured, sent.phone
+            )
+        self.monitor.start()
+        window_start = start + self.scenario.traffic.warmup
+        self._counters = asyncio.create_task(self._counters_at(window_start))
+
+    @property
+    def delivered(self) -> int:
+        return self.collector.delivered_live
+
+    async def drain(self, seconds: float) -> None:
+        """Wait until every visible client holds every message, or `seconds` have passed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.collector.outstanding(self.clients):
+            await asyncio.sleep(0.05)
+
+    async def finish(self) -> ShareReport:
+        """Close the measured window: counters, load and each group's figures."""
+        assert self._counters is not None, "finish() before begin()"
+        counters = window_counters(self.clients, await self._counters)
+        load = await self.monitor.stop()
+        open_phones = self.prepared.open_phones()
+        groups = [
+            self.collector.group_part(
+                group,
+                [c for c in self.clients if c.group == group.label],
+                counters,
+                0.0,  # the runner merges the parts for its own window
+                at_connect=self.at_connect,
+                open_phones=open_phones,
+            )
+            for group in self.scenario.clients
+        ]
+        await self.close()
+        return ShareReport(load, groups, self.warnings)
+
+    async def close(self) -> None:
+        listeners = [lst for c in self.clients for lst in c.listeners]
+        await asyncio.gather(*(lst.close() for lst in listeners), return_exceptions=True)
+        tasks: list[asyncio.Task[Any]] = [
+            *self.pumps,
+            *([self._counters] if self._counters else []),
+        ]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.clients, self.pumps = [], []
+
+    async def _counters_at(self, moment: float) -> dict[str, dict[str, int]]:
+        await asyncio.sleep(max(moment - time.time(), 0.0))
+        return {client.id: client.counters() for client in self.clients}
+
+    async def _pump(self, client: Client, listener: Listener) -> None:
+        async for item in listener.items():
+            if isinstance(item, Received):
+                if item.wamids:
+                    self.collector.saw(client.id, item.wamids, item.received_at)
+            elif isinstance(item, StateChange) and item.state == "failed":
+                self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
+
+
+class Listeners(Protocol):
+    """The bench's clients as the runner drives them, in one process or spread over several."""
+
+    processes: int
+
+    @property
+    def delivered(self) -> int: ...
+
+    async def connect(self) -> None: ...
+
+    async def begin(self, start: float, messages: list[Sent]) -> None: ...
+
+    async def drain(self, seconds: float) -> None: ...
+
+    async def finish(self) -> list[ShareReport]: ...
+
+    async def close(self) -> None: ...
+
+
+class Local:
+    """The only share, in the runner's own event loop (`processes = 1`)."""
+
+    processes = 1
+
+    def __init__(self, share: Share) -> None:
+        self.share = share
+
+    @property
+    def delivered(self) -> int:
+        return self.share.delivered
+
+    async def connect(self) -> None:
+        await self.share.connect()
+
+    async def begin(self, start: float, messages: list[Sent]) -> None:
+        self.share.begin(start, messages)
+
+    async def drain(self, seconds: float) -> None:
+        await self.share.drain(seconds)
+
+    async def finish(self) -> list[ShareReport]:
+        return [await self.share.finish()]
+
+    async def close(self) -> None:
+        await self.share.close()

@@ -1,0 +1,178 @@
+"""A bench run's clients spread over listener processes (`python -m wasim.bench.child`).
+
+The pipe is `wasim listen --processes`' (wasim.listen.processes): a child gets its job as one
+JSON line on stdin and reports NDJSON on stdout. A bench child keeps stdin open for the run's
+next steps, so every process measures against the same schedule and the same window:
+
+    parent -> child   job {scenario, url, prepared, part, parts}
+                      begin {start, messages: [[wamid, user, scheduled_at, measured, phone]]}
+                      drain {seconds}
+                      finish
+    child -> parent   ready {clients} | progress {delivered} | drained | result {ShareReport}
+                      | error {error, message}
+
+The webhook sender stays in its own process (`ProcessSender`); the parent fixes the start once
+every child is connected and hands each the whole schedule, so no send time is relayed live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from wasim.bench.measure import Sent
+from wasim.bench.prepare import Prepared
+from wasim.bench.scenario import Scenario
+from wasim.bench.share import ShareReport, process_name
+from wasim.errors import TargetError, WasimError
+from wasim.listen.processes import error_from, spawn_child
+
+LINE_LIMIT = 1 << 26  # a child's result holds per-user costs and histograms of every group
+STEPS = ("ready", "drained", "result")
+CONNECT_TIMEOUT = 120.0
+
+
+class _Child:
+    """One listener process and what it has reported so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process, name: str) -> None:
+        self.process = process
+        self.name = name
+        self.delivered = 0
+        self.clients = 0
+        self.report: ShareReport | None = None
+        self.error: WasimError | None = None
+        self.steps = {step: asyncio.Event() for step in STEPS}
+        self.reader = asyncio.create_task(self._read())
+
+    def send(self, record: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(json.dumps(record).encode() + b"\n")
+
+    async def reached(self, step: str) -> None:
+        """Return once the child has reported `step`; raise what it failed with instead."""
+        await self.steps[step].wait()
+        if self.error is not None:
+            raise self.error
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            async for line in self.process.stdout:
+                record = json.loads(line)
+                kind = record.get("type")
+                if kind == "progress":
+                    self.delivered = int(record["delivered"])
+                elif kind == "error":
+                    self.error = error_from(record, f"{self.name} failed")
+                    break
+                elif kind in self.steps:
+                    if kind == "ready":
+                        self.clients = int(record["clients"])
+                    if kind == "result":
+                        self.report = ShareReport.from_dict(record)
+                    self.steps[kind].set()
+            if self.report is None and self.error is None:
+                code = await self.process.wait()
+                self.error = TargetError(f"{self.name} exited (code {code}) before its results")
+        finally:
+            for event in self.steps.values():
+                event.set()
+
+
+class Spread:
+    """The clients over `processes` children, each a `Share` on its own event loop."""
+
+    def __init__(
+        self, scenario: Scenario, base_url: str, prepared: Prepared, processes: int
+    ) -> None:
+        self.scenario = scenario
+        self.base_url = base_url
+        self.prepared = prepared
+        self.processes = processes
+        self.children: list[_Child] = []
+
+    @property
+    def delivered(self) -> int:
+        return sum(child.delivered for child in self.children)
+
+    async def connect(self) -> None:
+        job = {
+            "scenario": self.scenario.model_dump(mode="json"),
+            "url": self.base_url,
+            "prepared": self.prepared.to_dict(),
+            "parts": self.processes,
+        }
+        for part in range(self.processes):
+            process = await spawn_child(
+                "wasim.bench.child", {**job, "part": part}, keep_stdin=True, limit=LINE_LIMIT
+            )
+            self.children.append(_Child(process, process_name(part, self.processes)))
+        await self._all("ready", CONNECT_TIMEOUT)
+
+    async def begin(self, start: float, messages: list[Sent]) -> None:
+        rows = [[s.wamid, s.user, s.scheduled_at, s.measured, s.phone] for s in messages]
+        self._send({"type": "begin", "start": start, "messages": rows})
+        await self._flush()
+
+    async def drain(self, seconds: float) -> None:
+        self._send({"type": "drain", "seconds": seconds})
+        await self._flush()
+        await self._all("drained", seconds + 30.0)
+
+    async def finish(self) -> list[ShareReport]:
+        self._send({"type": "finish"})
+        await self._flush()
+        await self._all("result", 60.0)
+        reports = [child.report for child in self.children if child.report is not None]
+        await self.close()
+        return reports
+
+    async def close(self) -> None:
+        """Let children that reported end by themselves; kill any other."""
+        for child in self.children:
+            if child.process.stdin is not None:
+                child.process.stdin.close()
+            if child.report is None and child.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+        for child in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                await child.process.wait()
+            child.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await child.reader
+
+    def _send(self, record: dict[str, Any]) -> None:
+        for child in self.children:
+            child.send(record)
+
+    async def _flush(self) -> None:
+        for child in self.children:
+            if child.process.stdin is not None:
+                with contextlib.suppress(ConnectionError):
+                    await child.process.stdin.drain()
+
+    async def _all(self, step: str, timeout: float) -> None:
+        """Wait until every child reports `step`; the first failure or the timeout raises."""
+        waits = {asyncio.create_task(child.reached(step)) for child in self.children}
+        deadline = time.monotonic() + timeout
+        try:
+            while waits:
+                done, waits = await asyncio.wait(
+                    waits,
+                    timeout=max(deadline - time.monotonic(), 0.0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    late = [c.name for c in self.children if not c.steps[step].is_set()]
+                    raise TargetError(f"{', '.join(late)} did not report {step} in {timeout:g} s")
+                for task in done:
+                    task.result()
+        finally:
+            for task in waits:
+                task.cancel()
