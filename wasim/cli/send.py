@@ -51,7 +51,10 @@ def send_command(
     forwarded: Annotated[bool, typer.Option(help="Mark messages as forwarded.")] = False,
     referral: Annotated[bool, typer.Option(help="Add a click-to-WhatsApp ad referral.")] = False,
     rate: Annotated[str, typer.Option(help="Open-model rate, e.g. 200/s or 600/min.")] = "10/s",
-    count: Annotated[int | None, typer.Option(help="Number of POSTs (default 1).")] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(help="Number of POSTs (default 1); a lifecycle is always sent whole."),
+    ] = None,
     duration: Annotated[str | None, typer.Option(help="Send for this long, e.g. 30s.")] = None,
     batch: Annotated[int, typer.Option(help="Updates per POST.")] = 1,
     duplicates: Annotated[float, typer.Option(help="Probability of a duplicate delivery.")] = 0.0,

@@ -136,9 +136,10 @@ def build_plan(factory: PayloadFactory, spec: PlanSpec, secret: str) -> list[Del
         kind = rng.choices(kinds, weights)[0]
         phone = rng.choice(phones) if phones else None
         updates += updates_of(factory, kind, phone, spec.overrides, spec.context, spec.referral)
-    updates = _reorder(updates[: spec.count * spec.batch], spec.reorder, rng)
+    # A lifecycle drawn last is sent whole (sent, delivered, read), even past `count`.
+    updates = _reorder(updates, spec.reorder, rng)
     plan: list[Delivery] = []
-    for index in range(spec.count):
+    for index in range(-(-len(updates) // spec.batch)):
         group = updates[index * spec.batch : (index + 1) * spec.batch]
         delivery = replace(
             prepare(factory.envelope(*group), secret, spec.style, spec.sign_mode),
