@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -123,15 +124,30 @@ def uvicorn_server(app: object, log_level: str = "warning") -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    """A gc callback: after a full collection, move what survived out of later collections.
+
+    With thousands of long-lived connections the server tracks ~300 objects per connection, and
+    each full collection walks all of them (0.2 s at 1,000 Socket.IO connections), stalling every
+    delivery meanwhile. What survives a full collection is alive, so freezing it is safe; the
+    price is that cycles among those objects that die later are only reclaimed by a restart.
+    """
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
+
+
 async def serve(
     app: object,
     sock: socket.socket,
     *,
     log_level: str = "warning",
     on_ready: Callable[[str], None] | None = None,
+    gc_freeze: bool = False,
 ) -> None:
     """Serve `app` on an already bound socket until cancelled or signalled."""
     server = uvicorn_server(app, log_level)
+    if gc_freeze and freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(freeze_survivors)
 
     async def announce() -> None:
         while not server.started:
