@@ -24,7 +24,7 @@ async def test_verify_passes_against_backend(server: ServerThread) -> None:
 async def test_verify_wrong_token_fails(server: ServerThread) -> None:
     result = await verify(webhook(server), "not-the-token")
     assert not result.ok and result.status_code == 403
-    assert "refused the right token" in result.verdict
+    assert "refused the verify token given" in result.verdict
 
 
 def test_verify_command_passes(server: ServerThread) -> None:

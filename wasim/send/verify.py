@@ -37,7 +37,7 @@ class VerifyResult:
         if self.ok:
             return "verified: the challenge was echoed and a wrong token was refused"
         if self.status_code != 200:
-            return f"refused the right token with HTTP {self.status_code}"
+            return f"refused the verify token given with HTTP {self.status_code}: is it right?"
         if not self.echoed:
             return "answered 200 but did not echo the challenge byte for byte"
         return f"accepted a wrong verify token (HTTP {self.wrong_token_status})"
