@@ -40,6 +40,10 @@ def serve_command(
         str | None,
         typer.Option(envvar="WASIM_REDIS_URL", help="Redis URL to share events across workers."),
     ] = None,
+    redis_channel: Annotated[
+        str,
+        typer.Option(envvar="WASIM_REDIS_CHANNEL", help="Redis channel the workers share."),
+    ] = "wasim:events",
     default_owner: Annotated[
         str,
         typer.Option(envvar="WASIM_DEFAULT_OWNER", help="User who owns unknown contacts' chats."),
@@ -69,6 +73,7 @@ def serve_command(
         jwt_secret=jwt_secret,
         database_url=database_url,
         redis_url=redis_url,
+        redis_channel=redis_channel,
         default_owner=default_owner,
         frontend_origin=frontend_origin,
         log_level=log_level,
