@@ -11,6 +11,7 @@ import pytest
 from junitparser import JUnitXml
 from typer.testing import CliRunner
 
+from tests.test_bench_run import tiny
 from wasim.bench import loads, run_bench
 from wasim.bench.measure import GroupPart, merge_parts
 from wasim.bench.results import GroupResult, ProcessLoad
@@ -20,39 +21,11 @@ from wasim.cli._app import app
 from wasim.errors import AuthError
 from wasim.stats import LatencyHistogram
 
-SCENARIO = """
-name = "spread"
-
-[backend]
-url = "{url}"
-
-[users]
-count = 2
-
-[traffic]
-rate = 10
-duration = "1s"
-drain = "1.5s"
-
-[load]
-{load}
-
-[[clients]]
-kind = "socketio"
-
-[[clients]]
-kind = "sse"
-
-[[clients]]
-kind = "poll"
-list_interval = "0.5s"
-detail_interval = "0.3s"
-"""
-
 
 def scenario(url: str, load: str = "", seed: int = 1) -> str:
     # The backend is idempotent on message ids: a second run against it needs another seed.
-    return SCENARIO.format(url=url, load=load).replace("rate = 10", f"rate = 10\nseed = {seed}")
+    text = tiny(url).replace("rate = 10", f"rate = 10\nseed = {seed}")
+    return f"{text}\n[load]\n{load}\n"
 
 
 def shape(value: Any) -> Any:
