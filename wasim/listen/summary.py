@@ -10,6 +10,21 @@ from wasim.listen.latency import Source
 from wasim.stats import LatencyHistogram
 from wasim.transports.base import Received, TransportStats
 
+# The counters that add up when summaries of several processes merge.
+COUNTS = (
+    "requested",
+    "connected",
+    "failed",
+    "reconnects",
+    "duplicates",
+    "gaps",
+    "missed",
+    "down_at_end",
+    "by_push",
+    "by_poll",
+    "poll_requests",
+)
+
 
 @dataclass
 class Summary:
@@ -62,19 +77,7 @@ class Summary:
         self.missed += stats.missed
 
     def merge(self, other: Summary) -> None:
-        for name in (
-            "requested",
-            "connected",
-            "failed",
-            "reconnects",
-            "duplicates",
-            "gaps",
-            "missed",
-            "down_at_end",
-            "by_push",
-            "by_poll",
-            "poll_requests",
-        ):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures.update(other.failures)
         self.events.update(other.events)
@@ -112,19 +115,6 @@ class Summary:
             ledger_latency=LatencyHistogram.decode(data["ledger_latency_hdr"]),
             timestamp_latency=LatencyHistogram.decode(data["timestamp_latency_hdr"]),
         )
-        for name in (
-            "requested",
-            "connected",
-            "failed",
-            "reconnects",
-            "duplicates",
-            "gaps",
-            "missed",
-            "down_at_end",
-            "by_push",
-            "by_poll",
-            "poll_requests",
-            "duration",
-        ):
+        for name in (*COUNTS, "duration"):
             setattr(summary, name, data.get(name, 0))
         return summary
