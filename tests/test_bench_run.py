@@ -28,7 +28,9 @@ count = 2
 rate = 10
 duration = "1s"
 drain = "1.5s"
+{clients}"""
 
+SOCKETIO_SSE_POLL = """
 [[clients]]
 kind = "socketio"
 
@@ -42,8 +44,10 @@ detail_interval = "0.3s"
 """
 
 
-def tiny(url: str, *thresholds: str) -> str:
-    return TINY.format(url=url, thresholds=", ".join(f'"{t}"' for t in thresholds))
+def tiny(url: str, *thresholds: str, clients: str = SOCKETIO_SSE_POLL) -> str:
+    """Two users, 1 s of traffic at 10/s, against `url`: a bench run of a few seconds."""
+    quoted = ", ".join(f'"{t}"' for t in thresholds)
+    return TINY.format(url=url, thresholds=quoted, clients=clients)
 
 
 def bench(tmp_path: Path, text: str, *options: str) -> tuple[int, str]:
@@ -195,20 +199,7 @@ async def test_bench_nondefault_backend_works_by_changing_only_the_scenario() ->
     ]
 
 
-PUSH = """
-name = "push"
-
-[backend]
-url = "{url}"
-
-[users]
-count = 2
-
-[traffic]
-rate = 10
-duration = "1s"
-drain = "1.5s"
-
+PUSH_CLIENTS = """
 [[clients]]
 kind = "socketio"
 
@@ -230,7 +221,7 @@ fallback_interval = "0.3s"
 
 
 async def test_bench_push_clients_pay_for_their_connects_and_frames(backend_url: str) -> None:
-    result = await run_bench(loads(PUSH.format(url=backend_url)))
+    result = await run_bench(loads(tiny(backend_url, clients=PUSH_CLIENTS)))
     groups = {g.name: g for g in result.groups}
     for name in ("socketio", "sse", "ws"):
         group = groups[name]
@@ -242,7 +233,7 @@ async def test_bench_push_clients_pay_for_their_connects_and_frames(backend_url:
 async def test_bench_hybrid_polls_only_while_push_is_down_unless_told_always(
     backend_url: str,
 ) -> None:
-    result = await run_bench(loads(PUSH.format(url=backend_url)))
+    result = await run_bench(loads(tiny(backend_url, clients=PUSH_CLIENTS)))
     groups = {g.name: g for g in result.groups}
     healthy, always = groups["hybrid"], groups["hybrid-always"]
     assert healthy.delivered == healthy.expected == 10

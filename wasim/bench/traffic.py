@@ -18,7 +18,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,19 @@ def _senders(body: bytes) -> dict[str, str]:
     }
 
 
+async def on_time(
+    plan: list[Planned], start: float, on_schedule: Callable[[Planned, float], None]
+) -> AsyncIterator[Planned]:
+    """Yield each delivery at `start + at` (wall clock), after reporting its scheduled time."""
+    for planned in plan:
+        scheduled_at = start + planned.delivery.at
+        delay = scheduled_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        on_schedule(planned, scheduled_at)
+        yield planned
+
+
 class Sender:
     """Fires the plan; counts POSTs and failures; notices when the backend has gone away."""
 
@@ -99,12 +112,7 @@ class Sender:
         self, plan: list[Planned], start: float, on_schedule: Callable[[Planned, float], None]
     ) -> None:
         """POST each delivery at `start + at` (wall clock); wait for the stragglers."""
-        for planned in plan:
-            scheduled_at = start + planned.delivery.at
-            delay = scheduled_at - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            on_schedule(planned, scheduled_at)
+        async for planned in on_time(plan, start, on_schedule):
             task = asyncio.create_task(self._post(planned.delivery))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
@@ -182,12 +190,8 @@ class ProcessSender(Sender):
             child.stdin.write(json.dumps(job).encode())
             await child.stdin.drain()
             child.stdin.close()
-            for planned in plan:
-                scheduled_at = start + planned.delivery.at
-                delay = scheduled_at - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                on_schedule(planned, scheduled_at)
+            async for _ in on_time(plan, start, on_schedule):
+                pass  # the child POSTs on the same schedule; this side only reports it
             await reader
             if await child.wait() != 0:
                 raise TargetError(f"the webhook sender process failed (exit {child.returncode})")
