@@ -103,6 +103,19 @@ class SetupRequest(_Model):
     capture: dict[str, str] = Field(default_factory=dict)
 
 
+class Match(_Model):
+    """How what a client receives is matched to what was sent.
+
+    By default every string in a push event or poll response is looked up among the ids this
+    run sent, and every text and caption carries a short marker (`#K7QF2M`) found the same
+    way, for backends that show only the text. `id_paths` (dotted, e.g. `message.id`) makes
+    matching look only there: exact and cheaper.
+    """
+
+    id_paths: list[str] = Field(default_factory=list)
+    marker: bool = True
+
+
 class Users(_Model):
     count: int = Field(default=10, ge=1, le=10_000)
     names: list[str] | None = None
@@ -127,7 +140,7 @@ class Traffic(_Model):
     batch: int = Field(default=1, ge=1, le=100)
     duplicates: float = Field(default=0.0, ge=0, le=1)
     meta_style: bool = True
-    seed: int | None = 1
+    seed: int | None = None
 
     @model_validator(mode="after")
     def _length(self) -> Traffic:
@@ -162,9 +175,15 @@ class ClientGroup(_Model):
     fallback_after: Duration = 10.0
     fallback: Literal["when-down", "always"] = "when-down"
     conversations_path: str = defaults.CONVERSATIONS_PATH
+    list_field: str | None = None
+    id_field: str = "id"
+    detail_path: str | None = None
+    messages_field: str | None = None
     stream_path: str = defaults.STREAM_PATH
     ws_path: str = defaults.WS_PATH
     socketio_path: str = defaults.SOCKETIO_PATH
+    auth_field: str = "token"
+    token_in: Literal["header", "query"] = "header"
     event_new_message: str = defaults.EVENT_NEW_MESSAGE
     event_conversation_updated: str = defaults.EVENT_CONVERSATION_UPDATED
     event_message_status: str = defaults.EVENT_MESSAGE_STATUS
@@ -260,6 +279,7 @@ class Scenario(_Model):
     users: Users = Field(default_factory=Users)
     traffic: Traffic = Field(default_factory=lambda: Traffic(duration=30.0))
     clients: list[ClientGroup] = Field(min_length=1)
+    match: Match = Field(default_factory=Match)
     load: Load = Field(default_factory=Load)
     thresholds: list[str] = Field(default_factory=list)
 

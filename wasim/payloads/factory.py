@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from faker import Faker
 
+from wasim.correlate import new_marker, with_marker
 from wasim.errors import ConfigError
 from wasim.payloads import ids, statuses
 from wasim.payloads.messages import BUILDERS, REPLIES_TO_BUSINESS, UNSUPPORTED_ERRORS, Draw
@@ -90,6 +91,7 @@ class PayloadFactory:
         locale: str | Sequence[str] | None = None,
         *,
         clock: Callable[[], float] | None = None,
+        markers: bool = False,
     ) -> None:
         if shape not in ("current", "pre2026"):
             raise ConfigError(f"unknown payload shape {shape!r}: use current or pre2026")
@@ -109,6 +111,8 @@ class PayloadFactory:
         self._clock = clock
         self._seeded_now = float(SEEDED_EPOCH)
         self._contacts: dict[str, Contact] = {}
+        # marker code -> message id, when texts and captions carry a marker (wasim.correlate)
+        self.markers: dict[str, str] | None = {} if markers else None
         self.waba_id = ids.numeric_id(self.rng, 15)
         self.phone_number_id = ids.numeric_id(self.rng, 15)
         self.display_phone_number = "1555" + ids.numeric_id(self.rng, 7)
@@ -181,6 +185,8 @@ class PayloadFactory:
         item["type"] = wire_type
         if kind == "unsupported":
             item["errors"] = [dict(error) for error in UNSUPPORTED_ERRORS]
+        if self.markers is not None:
+            self._mark(item, wire_type)
         _apply(item, overrides)
         return Update("messages", item, None if kind == "system" else who)
 
@@ -285,6 +291,19 @@ class PayloadFactory:
 
     def batch(self, updates: Sequence[Update]) -> JSON:
         return self.envelope(*updates)
+
+    def _mark(self, item: JSON, wire_type: str) -> None:
+        """Append a fresh marker to the message's text or caption, if it has one."""
+        assert self.markers is not None
+        body = item.get(wire_type)
+        name = "body" if wire_type == "text" else "caption"
+        if not isinstance(body, dict) or not isinstance(body.get(name), str):
+            return
+        code = new_marker(self.rng)
+        while code in self.markers:
+            code = new_marker(self.rng)
+        body[name] = with_marker(body[name], code)
+        self.markers[code] = item["id"]
 
     def _referral(self) -> JSON:
         video = self.rng.random() < 0.3

@@ -21,12 +21,17 @@ class PollConfig:
     list_interval: float = 5.0
     list_pollers: int = 2
     detail_interval: float | None = 3.0
-    conversation_id: int | None = None
+    conversation_id: str | int | None = None
     etag: bool = False
     hidden: bool = False
     baseline: bool = True
     fetch_changed: bool = False
     detail_limit: int = 50
+    # Where things are in the backend's answers (wasim.transports.shapes); None: found by shape.
+    list_field: str | None = None
+    id_field: str = "id"
+    detail_path: str | None = None
+    messages_field: str | None = None
 
     @classmethod
     def seed(cls) -> PollConfig:

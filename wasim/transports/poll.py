@@ -111,7 +111,7 @@ class PollListener(Listener):
     def _list_path(self) -> str:
         return self.config.url(self.config.conversations_path)
 
-    def _detail_path(self, conversation_id: int) -> str:
+    def _detail_path(self, conversation_id: str | int) -> str:
         return f"{self._list_path()}/{conversation_id}"
 
     async def _every(self, interval: float, detail: bool) -> None:
