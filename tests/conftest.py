@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from foreign_backend import create_foreign_app
 from helpers import REQUIRE_SERVICES
 
 from mock_backend import Settings, create_app
@@ -131,3 +132,10 @@ async def http(backend_url: str) -> AsyncIterator[object]:
 
     async with httpx.AsyncClient(base_url=backend_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def foreign_url() -> Iterator[str]:
+    """tests/foreign_backend.py, a backend wasim did not write, served on a free port."""
+    with ServerThread(create_foreign_app()) as running:
+        yield running.url
