@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from wasim.bench import load, loads
 from wasim.bench.baseline import compare, load_baseline
+from wasim.bench.loader import apply_overrides
 from wasim.bench.thresholds import evaluate, parse_threshold
+from wasim.cli._app import app
 from wasim.errors import ConfigError
 
 VALID = """
@@ -39,7 +44,7 @@ def test_loads_wrong_value_names_line_and_field() -> None:
 
 def test_loads_unknown_key_in_second_client_group_names_its_line() -> None:
     text = VALID + '\n[[clients]]\nkind = "sse"\nintervall = 3\n'
-    with pytest.raises(ConfigError, match=r":13: clients\[1\]\.intervall: Extra inputs"):
+    with pytest.raises(ConfigError, match=r":13: clients\[1\]\.intervall: unknown key"):
         loads(text)
 
 
@@ -106,3 +111,100 @@ def test_load_baseline_rejects_foreign_json(tmp_path: Path) -> None:
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(ConfigError, match="not a wasim bench result"):
         load_baseline(path)
+
+
+def test_loads_unknown_key_suggests_the_key_meant_and_lists_the_valid_ones() -> None:
+    text = VALID.replace('kind = "socketio"', 'kind = "sse"\nstream_pth = "/events"')
+    with pytest.raises(ConfigError) as caught:
+        loads(text, source="scenario.toml")
+    message = str(caught.value)
+    assert message.startswith("scenario.toml:10: clients[0].stream_pth: unknown key; ")
+    assert "did you mean stream_path? (valid keys of [[clients]]: kind, name, per_user," in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('nme = "x"\n' + VALID, "(valid top-level keys: name, description,", id="top"),
+        pytest.param(
+            VALID + '[auth.login]\npath = "/login"\ntokn = "jwt"\n',
+            "auth.login.tokn: unknown key; did you mean token? (valid keys of [auth.login]:",
+            id="nested",
+        ),
+        pytest.param(
+            VALID + "[backend]\nspawn = true\nzzz = 1\n",
+            "backend.zzz: unknown key (valid keys of [backend]: url, spawn,",
+            id="nothing-close",
+        ),
+    ],
+)
+def test_loads_unknown_key_names_its_table(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        loads(text)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        pytest.param({"url": "http://h:1"}, {"url": "http://h:1", "spawn": False}, id="url"),
+        pytest.param({"duration": 90.0}, {"duration": 90.0}, id="duration"),
+        pytest.param({"duration": "2m"}, {"duration": 120.0}, id="duration-text"),
+        pytest.param({"rate": 40.0}, {"rate": 40.0}, id="rate"),
+        pytest.param({"users": 3}, {"users": ["user1", "user2", "user3"]}, id="users"),
+        pytest.param({"seed": 7}, {"seed": 7}, id="seed"),
+    ],
+)
+def test_apply_overrides_changes_the_scenario(
+    override: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    scenario = apply_overrides(load("seed"), **override)
+    backend, traffic = scenario.backend, scenario.traffic
+    actual = {
+        "url": backend.url,
+        "spawn": backend.spawn,
+        "duration": traffic.duration,
+        "rate": traffic.rate,
+        "users": scenario.users.user_names(),
+        "seed": traffic.seed,
+    }
+    assert {key: actual[key] for key in expected} == expected
+
+
+def test_apply_overrides_duration_replaces_a_message_count() -> None:
+    counted = loads(VALID.replace('duration = "2s"', "count = 50"))
+    scenario = apply_overrides(counted, duration=3.0)
+    assert (scenario.traffic.count, scenario.traffic.duration) == (None, 3.0)
+
+
+def test_apply_overrides_users_replaces_the_names() -> None:
+    named = loads(VALID + "[users]\nnames = ['ana', 'bo']\n")
+    assert apply_overrides(named, users=1).users.user_names() == ["user1"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(["--rate", "-1"], "--rate: Input should be greater than 0", id="rate"),
+        pytest.param(["--duration", "nonsense"], "--duration: 'nonsense' is not a", id="dur"),
+        pytest.param(
+            ["--users", "0"], "--users: Input should be greater than or equal", id="users"
+        ),
+    ],
+)
+def test_bench_bad_override_is_one_line_and_exit_2(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    path = tmp_path / "nowhere.toml"
+    path.write_text(VALID + '[backend]\nurl = "http://127.0.0.1:9"\n')
+    result = CliRunner().invoke(app, ["bench", str(path), "--no-progress", *options])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {message}")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bench_unknown_key_names_its_table_on_the_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(VALID + '[backend]\nspawn = true\nurll = "http://127.0.0.1:9"\n')
+    result = CliRunner().invoke(app, ["bench", str(path), "--no-progress"])
+    assert result.exit_code == 2
+    assert "did you mean url? (valid keys of [backend]: url, spawn," in result.output

@@ -1,16 +1,22 @@
-"""Finding and loading scenario files; every error names the file, the line and the field."""
+"""Finding and loading scenario files; every error names the file, the line and the field.
+
+`apply_overrides` changes a loaded scenario the way `wasim bench --url/--duration/...` does.
+"""
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 import re
 import tomllib
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from wasim.bench.scenario import Scenario
+from wasim.bench.scenario import Scenario, parse_duration
 from wasim.bench.thresholds import parse_threshold
 from wasim.errors import ConfigError
 
@@ -68,7 +74,7 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
         field = _dotted(loc) or "(top level)"
         line = find_line(text, loc)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{source}:{line}: {field}: {first['msg']}{more}") from None
+        raise ConfigError(f"{source}:{line}: {field}: {_problem(first)}{more}") from None
     for index, expression in enumerate(scenario.thresholds):
         try:
             parse_threshold(expression)
@@ -76,6 +82,101 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
             line = _line_containing(text, expression) or find_line(text, ("thresholds",))
             raise ConfigError(f"{source}:{line}: thresholds[{index}]: {exc}") from None
     return scenario
+
+
+def apply_overrides(
+    scenario: Scenario,
+    *,
+    url: str | None = None,
+    duration: float | str | None = None,
+    rate: float | None = None,
+    users: int | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """`scenario` with the given values changed: `url` (a running backend instead of the
+    spawned one), `duration` (seconds or a text such as `30s`; replaces `count`), `rate`,
+    `users` (replaces `names`) and `seed`. A bad value raises ConfigError naming the option."""
+    data = scenario.model_dump()
+    given: list[str] = []
+    if url is not None:
+        data["backend"].update(url=url, spawn=False)
+        given.append("--url")
+    if duration is not None:
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            raise ConfigError(f"--duration: {exc}") from None
+        data["traffic"].update(duration=seconds, count=None)
+        given.append("--duration")
+    if rate is not None:
+        data["traffic"]["rate"] = rate
+        given.append("--rate")
+    if users is not None:
+        data["users"].update(count=users, names=None)
+        given.append("--users")
+    if seed is not None:
+        data["traffic"]["seed"] = seed
+        given.append("--seed")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = _OPTIONS.get(tuple(first["loc"])) or ", ".join(given)
+        raise ConfigError(f"{option}: {first['msg']}") from None
+
+
+_OPTIONS: dict[tuple[int | str, ...], str] = {
+    ("backend", "url"): "--url",
+    ("traffic", "duration"): "--duration",
+    ("traffic", "rate"): "--rate",
+    ("users", "count"): "--users",
+    ("traffic", "seed"): "--seed",
+}
+
+
+def _problem(error: ErrorDetails) -> str:
+    """Pydantic's message, except for an unknown key: what was meant, and what is valid."""
+    loc = tuple(error["loc"])
+    model = _model_at(loc[:-1]) if loc else None
+    if error["type"] != "extra_forbidden" or model is None:
+        return error["msg"]
+    valid = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    meant = f"; did you mean {close[0]}?" if close else ""
+    table = _table(loc[:-1])
+    where = f"keys of {table}" if table else "top-level keys"
+    return f"unknown key{meant} (valid {where}: {', '.join(valid)})"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class of the table at `loc` (list indexes skipped), or None."""
+    model: type[BaseModel] | None = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation such as `Auth`, `LoginRequest | None`, `list[...]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (list, Union, types.UnionType):
+        for argument in get_args(annotation):
+            found = _model_in(argument)
+            if found is not None:
+                return found
+    return None
+
+
+def _table(loc: tuple[Any, ...]) -> str:
+    """How the table at `loc` is written in TOML: `[auth.login]`, `[[clients]]`; "" at the top."""
+    name = ".".join(part for part in loc if isinstance(part, str))
+    if not name:
+        return ""
+    return f"[[{name}]]" if isinstance(loc[-1], int) else f"[{name}]"
 
 
 def _line_containing(text: str, needle: str) -> int | None:

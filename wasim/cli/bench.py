@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wasim.bench import Progress as BenchProgress
 from wasim.bench import load, render_result, run_bench, write_reports
 from wasim.bench.baseline import load_baseline
+from wasim.bench.loader import apply_overrides
 from wasim.bench.runner import ProgressCallback
 from wasim.bench.thresholds import parse_percentage
 from wasim.cli._app import app, console, err_console, fail, run
@@ -48,18 +50,39 @@ def bench_command(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Bench the backend running at this URL instead of the scenario's."),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(help="Send traffic for this long instead, e.g. 30s, 2m, 500ms."),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Inbound messages per second, all users together.")
+    ] = None,
+    users: Annotated[
+        int | None, typer.Option(help="How many users instead of the scenario's [users].")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed of the traffic, to repeat a run's message ids exactly."),
+    ] = None,
 ) -> None:
     """Measure polling versus push end to end; exit 0 if every threshold holds, 1 if one fails,
     2 on a usage or scenario error, 3 when the run broke (backend unreachable or gone).
 
-    Example: wasim bench seed --processes 2 --junit bench.xml --markdown bench.md
+    Example: wasim bench seed --url http://127.0.0.1:8000 --duration 2m --junit bench.xml
     """
     try:
-        spec = load(scenario)
+        spec = apply_overrides(
+            load(scenario), url=url, duration=duration, rate=rate, users=users, seed=seed
+        )
         allowance = parse_percentage(max_regression)
         old = load_baseline(baseline) if baseline is not None else None
     except ConfigError as exc:
-        fail(str(exc), exc.exit_code)
+        # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
+        fail(escape(str(exc)), exc.exit_code)
     with _live(progress and not as_json) as on_progress:
         result = run(
             run_bench(
