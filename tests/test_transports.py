@@ -137,13 +137,13 @@ async def test_transport_keeps_events_sent_before_connect_ack(kind: str) -> None
 
     async def replay_on_connect(sid: str, environ: object, auth: object) -> None:
         for n in (1, 2):
-            await sio.emit("new_message", {"event_id": n, "message": {"wamid": f"w{n}"}}, to=sid)
+            await sio.emit("new_message", {"event_id": n, "message": {"wamid": f"wamid.w{n}"}}, to=sid)
 
     sio.on("connect", replay_on_connect)
     with ServerThread(socketio.ASGIApp(sio)) as server:
         listener = make_listener(kind, ListenerConfig(base_url=server.url, token="t"))
         await listener.connect()
         seen = Collector(listener)
-        await wait_for(seen.has("w2"))
+        await wait_for(seen.has("wamid.w2"))
         await seen.close()
     assert [i.event_id for i in seen.items if isinstance(i, Received)] == [1, 2]

@@ -6,6 +6,7 @@ turns an event's wamid into a precise latency (received − the POST's scheduled
     {"run": 4242, "begun": 1767225600.1}                        a send began (pid 4242)
     {"wamid": "wamid.…", "scheduled": 1767225600.2, "started": 1767225600.2003}
     {"wamid": "wamid.…", "status": "read", "scheduled": …, "started": …}
+    {"wamid": "wamid.…", "marker": "K7QF2M", "scheduled": …, "started": …}  (`send --marker`)
     {"run": 4242, "ended": 1767225610.4}
 
 Times are wall-clock `time.time()` seconds. Every write is whole lines through O_APPEND, so
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from json.encoder import encode_basestring_ascii as quote
 from pathlib import Path
 from typing import Any
@@ -100,12 +101,18 @@ class LedgerWriter:
         statuses: Iterable[tuple[str, str]],
         scheduled: float,
         started: float,
+        markers: Mapping[str, str] | None = None,
     ) -> None:
-        """One POST: the ids it carried, when it was due and when it went (`time.time()`)."""
+        """One POST: the ids it carried (and the marker of each id's text, if any), when it was
+        due and when it went (`time.time()`)."""
         times = f'"scheduled":{scheduled:.6f},"started":{started:.6f}}}\n'
         lines = self._lines
         for wamid in wamids:
-            lines.append(f'{{"wamid":{quote(wamid)},{times}')
+            marker = (markers or {}).get(wamid)
+            if marker:
+                lines.append(f'{{"wamid":{quote(wamid)},"marker":{quote(marker)},{times}')
+            else:
+                lines.append(f'{{"wamid":{quote(wamid)},{times}')
         for wamid, status in statuses:
             lines.append(f'{{"wamid":{quote(wamid)},"status":{quote(status)},{times}')
 
@@ -143,7 +150,9 @@ class LedgerFollower:
     def __init__(self, path: Path, capacity: int = CAPACITY) -> None:
         self.path = path
         self.capacity = capacity
-        self.scheduled: dict[str, float] = {}
+        self.scheduled: dict[str, float] = {}  # key(wamid, status) -> scheduled start
+        self.ids: dict[str, float] = {}  # wamid -> its earliest scheduled start, any status
+        self.markers: dict[str, str] = {}  # marker code -> wamid
         self._inode = -1
         self._offset = 0
         self._partial = b""
@@ -192,7 +201,11 @@ class LedgerFollower:
                 if "wamid" in entry:
                     at = float(entry["scheduled"])
                     if since is None or at >= since:
-                        scheduled.setdefault(key(entry["wamid"], entry.get("status")), at)
+                        wamid = entry["wamid"]
+                        scheduled.setdefault(key(wamid, entry.get("status")), at)
+                        self.ids.setdefault(wamid, at)
+                        if "marker" in entry:
+                            self.markers[entry["marker"]] = wamid
                 elif "begun" in entry:
                     self._runs[int(entry["run"])] = float(entry["begun"])
                 elif "ended" in entry:
@@ -201,8 +214,9 @@ class LedgerFollower:
                 continue  # not a ledger line; a hand-edited or foreign file
         if lines and since is None:
             self._last_line = time.monotonic()
-        while len(scheduled) > self.capacity:
-            del scheduled[next(iter(scheduled))]
+        for index in (scheduled, self.ids, self.markers):
+            while len(index) > self.capacity:
+                del index[next(iter(index))]
 
     def lookup(self, wamid: str, status: str | None = None) -> float | None:
         return self.scheduled.get(key(wamid, status))

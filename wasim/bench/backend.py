@@ -75,16 +75,19 @@ async def check_reachable(http: httpx.AsyncClient, target: Target, scenario: Sce
     return ""
 
 
-async def scrape(http: httpx.AsyncClient, target: Target, path: str | None) -> dict[str, float]:
-    """Counter totals from Prometheus text (labels summed); empty when there is no /metrics."""
+async def scrape(
+    http: httpx.AsyncClient, target: Target, path: str | None
+) -> tuple[dict[str, float], str]:
+    """Counter totals from Prometheus text (labels summed), and why there are none, if so."""
     if not path:
-        return {}
+        return {}, ""
+    url = target.url + path
     try:
-        response = await http.get(target.url + path)
-    except httpx.TransportError:
-        return {}
+        response = await http.get(url)
+    except httpx.TransportError as exc:
+        return {}, f"no server-side counts: {url} unreachable ({exc or type(exc).__name__})"
     if response.status_code != 200:
-        return {}
+        return {}, f"no server-side counts: {url} answered HTTP {response.status_code}"
     totals: dict[str, float] = {}
     try:
         for family in text_string_to_metric_families(response.text):
@@ -94,8 +97,8 @@ async def scrape(http: httpx.AsyncClient, target: Target, path: str | None) -> d
                 if sample.name.endswith("_total"):
                     totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     except ValueError:
-        return {}
-    return totals
+        return {}, f"no server-side counts: {url} is not Prometheus text"
+    return totals, ""
 
 
 def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -20,7 +20,7 @@ from wasim.transports.base import Listener
 from wasim.transports.config import ListenerConfig, PollConfig
 from wasim.transports.factory import make_listener
 
-COUNTERS = ("requests", "bytes", "not_modified", "errors", "reconnects")
+COUNTERS = ("requests", "bytes", "not_modified", "etags", "errors", "reconnects")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Client:
     visible: bool
     listeners: list[Listener] = field(default_factory=list)
     meters: list[Listener] = field(default_factory=list)
+    failed: str | None = None  # why it could not connect
 
     def counters(self) -> dict[str, int]:
         """Cumulative cost, as counted by the transports (`meters`, else `listeners`)."""
@@ -43,26 +44,35 @@ class Client:
             totals["requests"] += stats.requests
             totals["bytes"] += stats.bytes_received
             totals["not_modified"] += stats.not_modified
+            totals["etags"] += stats.etags
             totals["errors"] += stats.errors
             totals["reconnects"] += stats.reconnects
         return totals
 
 
 def listener_config(group: ClientGroup, base_url: str, user: str, token: str) -> ListenerConfig:
-    """The transport settings of a group, with its paths and event names."""
+    """The transport settings of a group, with its paths and where things sit in answers.
+
+    Every event is kept whatever its name: what it carries decides whether it delivered a
+    message (`wasim.correlate`), so a backend's own event names need no configuration.
+    """
     return ListenerConfig(
         base_url=base_url,
         token=token,
         user=user,
-        events=(
-            group.event_new_message,
-            group.event_conversation_updated,
-            group.event_message_status,
-        ),
+        events=(),
         socketio_path=group.socketio_path,
+        auth_field=group.auth_field,
+        token_in=group.token_in,
         stream_path=group.stream_path,
         ws_path=group.ws_path,
         conversations_path=group.conversations_path,
+        poll=PollConfig(
+            list_field=group.list_field,
+            id_field=group.id_field,
+            detail_path=group.detail_path,
+            messages_field=group.messages_field,
+        ),
     )
 
 
@@ -71,7 +81,7 @@ def build_clients(
     base_url: str,
     users: list[str],
     tokens: dict[str, str],
-    open_conversation: dict[str, int | None],
+    open_conversation: dict[str, str | int | None],
     http: httpx.AsyncClient,
     part: int = 0,
     parts: int = 1,
@@ -96,7 +106,8 @@ def build_clients(
             push = "socketio" if group.kind == "hybrid" else group.kind
             client.listeners.append(make_listener(push, config, http))
         if plan is not None:
-            poll = PollConfig(
+            poll = replace(
+                config.poll,
                 list_interval=plan.list_interval,
                 list_pollers=plan.list_pollers,
                 detail_interval=plan.detail_interval,
@@ -112,6 +123,4 @@ def build_clients(
 def _hybrid(group: ClientGroup, config: ListenerConfig) -> HybridListener:
     push = make_listener("socketio", config)
     assert isinstance(push, PushListener)
-    return HybridListener(
-        push, group.fallback_interval, group.fallback_after, group.event_new_message
-    )
+    return HybridListener(push, group.fallback_interval, group.fallback_after)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from wasim.bench.results import BenchResult, GroupResult
 from wasim.bench.thresholds import format_number
+from wasim.correlate import HOWS
 
 
 def duration(ms: float) -> str:
@@ -39,11 +40,23 @@ def _expected(group: GroupResult, key: str) -> str:
 
 
 def _delivered(group: GroupResult) -> str:
-    """`40/40`; the share only when something is missing."""
+    """`40/40`; the share only when something is missing; FAILED when nothing connected."""
+    if group.failed:
+        return "FAILED"
     text = f"{group.delivered}/{group.expected}"
     if group.delivered < group.expected:
         text += f" ({min(group.delivery_ratio, 0.99):.0%})"
     return text
+
+
+def _matched(group: GroupResult) -> str:
+    """How the deliveries were found: `id`, `marker`, or both with counts."""
+    found = {how: group.matched_by.get(how, 0) for how in HOWS if group.matched_by.get(how)}
+    if not found:
+        return "-"
+    if len(found) == 1:
+        return next(iter(found))
+    return ", ".join(f"{how} {count}" for how, count in found.items())
 
 
 def _number(value: float) -> str:
@@ -69,6 +82,7 @@ def rows(result: BenchResult) -> list[tuple[str, list[str]]]:
         row("expected mean", lambda g: _expected(g, "mean")),
         row("expected max", lambda g: _expected(g, "max")),
         row("delivered", _delivered),
+        row("matched by", _matched),
         row(f"API calls/h, {users} users", lambda g: _number(g.requests_per_user_hour * g.users)),
         row("requests/user/hour", lambda g: _number(g.requests_per_user_hour)),
         row("requests/min, all", lambda g: _number(g.requests_per_minute)),
@@ -82,10 +96,11 @@ def rows(result: BenchResult) -> list[tuple[str, list[str]]]:
 
 def title(result: BenchResult) -> str:
     mark = f" [SUSPECT: {result.saturation.headline}]" if result.suspect else ""
+    seed = f", seed {result.seed}" if result.seed is not None else ""
     t = result.traffic
     return (
         f"wasim bench: {result.scenario} against {result.target}: {t.measured} measured "
-        f"messages of {t.messages} at {t.rate:g}/s, {result.duration_s:.0f} s{mark}"
+        f"messages of {t.messages} at {t.rate:g}/s, {result.duration_s:.0f} s{seed}{mark}"
     )
 
 
@@ -182,7 +197,7 @@ def notes(result: BenchResult) -> list[str]:
         for note in (_expectation_note(group), _hybrid_note(group)):
             if note:
                 lines.append(note)
-        if group.missing_count:
+        if group.missing_count and not group.failed:
             sample = ", ".join(m.wamid for m in group.missing[:3])
             lines.append(f"{group.name}: {group.missing_count} deliveries missing, e.g. {sample}")
     cost = _cost_note(result)

@@ -1,6 +1,9 @@
-"""Correlating what was sent with what each client received, by message id (wamid).
+"""Correlating what was sent with what each client received (`wasim.correlate`).
 
-Receipts are kept as they come (a push event can arrive before the POST that caused it
+A received item delivers every sent message whose id or text marker it carries, wherever the
+backend put it; each client holds a message once, from the first item that showed it. Items
+that carry nothing sent are counted per group, with the keys they had. Receipts are kept as
+they come (a push event can arrive before the POST that caused it
 returns), and joined with the sends only at the end, so ordering never loses a delivery.
 
 Every listener process knows the whole schedule (`schedule`) once the run's start is fixed,
@@ -21,7 +24,9 @@ from wasim.bench.expectation import Message, polling_expectation
 from wasim.bench.results import ExpectedLatency, GroupResult, Missing
 from wasim.bench.scenario import POLL_KINDS, ClientGroup
 from wasim.bench.traffic import Planned
+from wasim.correlate import Matcher, leaf_keys
 from wasim.stats import LatencyHistogram
+from wasim.transports.base import Received
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Sent:
     scheduled_at: float
     measured: bool
     phone: str = ""
+    marker: str = ""
 
 
 def schedule(
@@ -46,7 +52,9 @@ def schedule(
         scheduled_at = start + planned.delivery.at
         for wamid, phone in planned.senders.items():
             user = owners.get(phone, "")
-            sent.append(Sent(wamid, user, scheduled_at, scheduled_at >= window_start, phone))
+            measured = scheduled_at >= window_start
+            marker = planned.markers.get(wamid, "")
+            sent.append(Sent(wamid, user, scheduled_at, measured, phone, marker))
     return sent
 
 
@@ -117,24 +125,54 @@ def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
     )
 
 
+UNMATCHED_SHOWN = 3  # event names whose keys the report shows
+
+
 @dataclass
 class Collector:
-    """Sends and first receipts of one run; `group_result` turns them into figures."""
+    """Sends and first receipts of one run; `group_part` turns them into figures.
 
+    `seen[client][wamid]` is when the client first held the message, and how it was found
+    (`id` or `marker`) over which path (`push` or `poll`).
+    """
+
+    paths: tuple[str, ...] = ()
     sent: dict[str, Sent] = field(default_factory=dict)
-    seen: dict[str, dict[str, float]] = field(default_factory=dict)
+    seen: dict[str, dict[str, tuple[float, str, str]]] = field(default_factory=dict)
     delivered_live: int = 0
+    unmatched: dict[str, int] = field(default_factory=dict)
+    unmatched_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    matcher: Matcher = field(default_factory=lambda: Matcher(()))
+    poll_matcher: Matcher = field(default_factory=lambda: Matcher(()))
 
-    def expect(
-        self, wamid: str, user: str, scheduled_at: float, measured: bool, phone: str = ""
-    ) -> None:
-        self.sent.setdefault(wamid, Sent(wamid, user, scheduled_at, measured, phone))
+    def expect(self, messages: Iterable[Sent]) -> None:
+        """The messages this run sends; from now on received items are matched to them.
 
-    def saw(self, client_id: str, wamids: tuple[str, ...], at: float) -> None:
+        `paths` are where push events carry the id; poll answers are always searched whole
+        (their list and messages arrays are already cut out by `wasim.transports.shapes`).
+        """
+        for sent in messages:
+            self.sent.setdefault(sent.wamid, sent)
+        markers = {s.marker: s.wamid for s in self.sent.values() if s.marker}
+        self.matcher = Matcher(self.sent, markers, self.paths)
+        self.poll_matcher = Matcher(self.sent, markers)
+
+    def take(self, client_id: str, group: str, item: Received) -> None:
+        """Match one received item; note the messages the client holds for the first time."""
+        polled = item.event == "poll"
+        matches = (self.poll_matcher if polled else self.matcher).find(item.data)
+        if not matches:
+            if self.sent and not polled:
+                self.unmatched[group] = self.unmatched.get(group, 0) + 1
+                shown = self.unmatched_keys.setdefault(group, {})
+                if item.event not in shown and len(shown) < UNMATCHED_SHOWN:
+                    shown[item.event] = leaf_keys(item.data)
+            return
         first = self.seen.setdefault(client_id, {})
-        for wamid in wamids:
-            if wamid not in first:
-                first[wamid] = at
+        via = "poll" if polled else "push"
+        for match in matches:
+            if match.key not in first:
+                first[match.key] = (item.received_at, match.how, via)
                 self.delivered_live += 1
 
     def measured(self) -> list[Sent]:
@@ -164,7 +202,7 @@ class Collector:
         waiting = 0
         for sent in self.sent.values():
             for client in by_user.get(sent.user, []):
-                if sent.wamid not in self.seen.get(client.id, {}):
+                if client.failed is None and sent.wamid not in self.seen.get(client.id, {}):
                     waiting += 1
         return waiting
 
@@ -189,16 +227,20 @@ class Collector:
             if client.visible:
                 by_user.setdefault(client.user, []).append(client)
         per_client: dict[str, list[float]] = {}
+        matched_by: dict[str, int] = {}
         for sent in self.measured():
             for client in by_user.get(sent.user, []):
                 expected += 1
-                at = self.seen.get(client.id, {}).get(sent.wamid)
-                if at is None:
+                receipt = self.seen.get(client.id, {}).get(sent.wamid)
+                if receipt is None:
                     missing_count += 1
                     if len(missing) < 20:
                         missing.append(Missing(sent.wamid, sent.user, client.id))
                     continue
+                at, how, via = receipt
                 delivered += 1
+                for name in (how, via):
+                    matched_by[name] = matched_by.get(name, 0) + 1
                 histogram.record(max(at - sent.scheduled_at, 0.0))
                 per_client.setdefault(client.id, []).append(max(at - sent.scheduled_at, 0.0))
         totals = dict.fromkeys(COUNTERS, 0)
@@ -240,6 +282,12 @@ class Collector:
             not_modified=totals["not_modified"],
             errors=totals["errors"],
             reconnects=totals["reconnects"],
+            etags=totals["etags"],
+            matched_by=matched_by,
+            unmatched=self.unmatched.get(group.label, 0),
+            unmatched_keys=self.unmatched_keys.get(group.label, {}),
+            failed_clients=sum(1 for c in clients if c.failed is not None),
+            failure=next((c.failed for c in clients if c.failed is not None), ""),
         )
         means = [sum(values) / len(values) for values in per_client.values() if values]
         result.latency_mean_se_ms = _clustered_se(means) * 1000.0
@@ -263,3 +311,27 @@ def window_counters(
         now, before = client.counters(), start.get(client.id, {})
         result[client.id] = {key: now[key] - before.get(key, 0) for key in now}
     return result
+
+
+def matching_warnings(group: GroupResult) -> list[str]:
+    """What a reader must know about how a group's deliveries were found, or not."""
+    warnings = []
+    if group.failed:
+        warnings.append(f"{group.name} measured nothing: {group.failure}")
+        return warnings
+    if group.unmatched:
+        shown = "; ".join(
+            f"{event}: {', '.join(keys) or 'no keys'}"
+            for event, keys in group.unmatched_keys.items()
+        )
+        advice = " (set [match] id_paths to where the id is)" if not group.delivered else ""
+        warnings.append(
+            f"{group.name}: {group.unmatched} event(s) carried no id or marker this run "
+            f"sent ({shown}){advice}"
+        )
+    if group.kind == "poll-optimized" and group.requests and not group.etags:
+        warnings.append(
+            f"{group.name}: the backend sends no ETag, so optimized polling had no 304s to "
+            "gain (only its longer intervals and hidden tabs save requests)"
+        )
+    return warnings

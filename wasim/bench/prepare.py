@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from wasim.bench.scenario import Auth, Scenario, SetupRequest
+from wasim.correlate import at_path
 from wasim.errors import AuthError, ConfigError, ProtocolError, TargetError
 from wasim.tokens import mint_token
 
@@ -54,11 +55,13 @@ class Prepared:
     def owner_of(self) -> dict[str, str]:
         return {c.phone: user for user, contacts in self.contacts.items() for c in contacts}
 
-    def open_conversation(self) -> dict[str, int | None]:
-        opened: dict[str, int | None] = {}
+    def open_conversation(self) -> dict[str, str | int | None]:
+        """Each user's open chat, as the first setup call captured it (integer or string)."""
+        opened: dict[str, str | int | None] = {}
         for user in self.users:
             value = self.captured.get(user, {}).get("conversation_id")
-            opened[user] = value if isinstance(value, int) else None
+            ok = isinstance(value, int | str) and not isinstance(value, bool)
+            opened[user] = value if ok else None
         return opened
 
 
@@ -95,19 +98,6 @@ def _value(name: str, values: dict[str, Any]) -> Any:
     return values[name]
 
 
-def dig(document: Any, path: str) -> Any:
-    """`a.b.0.c` in parsed JSON, or None."""
-    node = document
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 async def request_json(
     http: httpx.AsyncClient, method: str, url: str, token: str | None, body: Any
 ) -> Any:
@@ -135,7 +125,7 @@ async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str
         login = auth.login
         body = render(login.body, {"user": user})
         answer = await request_json(http, login.method, base_url + login.path, None, body)
-        token = dig(answer, login.token)
+        token = at_path(answer, login.token)
         if not isinstance(token, str):
             raise ProtocolError(f"the login answer for {user} has no token at {login.token!r}")
         return token
@@ -175,7 +165,7 @@ async def _setup(
     body = render(request.body, values) if request.body is not None else None
     answer = await request_json(http, request.method, base_url + request.path, token, body)
     for name, path in request.capture.items():
-        found = dig(answer, path)
+        found = at_path(answer, path)
         if found is None:
             raise ProtocolError(f"setup {request.method} {request.path}: no {path!r} to capture")
         # The first captured value (the first contact's) stays, e.g. the open conversation.

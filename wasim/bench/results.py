@@ -3,7 +3,8 @@
 JSON document (`BenchResult.to_dict()`); fields are only ever added within a schema version:
 
     schema        "wasim.bench/1"
-    scenario      scenario name;  target: the backend URL;  started_at: ISO 8601 (UTC)
+    scenario      scenario name;  seed: the traffic seed (`--seed` repeats the run's ids)
+    target        the backend URL;  started_at: ISO 8601 (UTC)
     duration_s    wall time of the measured window (after warm-up, including the drain)
     suspect       true when a listener process was saturated or the machine busy (see
                   `saturation`)
@@ -23,7 +24,11 @@ JSON document (`BenchResult.to_dict()`); fields are only ever added within a sch
                     formula_ms, unshown} | null (polling's analytical wait: the first of
                     several independent pollers; see wasim.bench.expectation),
                     per_process [{process, clients, expected, delivered}] (the listener
-                    processes whose parts were merged into these figures)}]
+                    processes whose parts were merged into these figures), etags (answers
+                    that carried an ETag), matched_by {id, marker, push, poll} (how the
+                    deliveries were found, and over which path), unmatched (push events that
+                    carried nothing sent), unmatched_keys {event: [dotted keys]}, failed
+                    (no client could connect), failed_clients, failure (the first reason)}]
     server        backend `/metrics` counters that moved during the run | null
     processes     how many listener processes held the clients
     saturation    {cpu_percent_mean, cpu_percent_max, loop_lag_p99_ms, loop_lag_max_ms (the
@@ -118,6 +123,17 @@ class GroupResult:
     connect_bytes: int = 0
     latency_mean_se_ms: float = 0.0
     per_process: list[dict[str, int]] = field(default_factory=list)
+    etags: int = 0
+    matched_by: dict[str, int] = field(default_factory=dict)
+    unmatched: int = 0
+    unmatched_keys: dict[str, list[str]] = field(default_factory=dict)
+    failed_clients: int = 0
+    failure: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """No client of the group could connect: the column measured nothing."""
+        return self.clients > 0 and self.failed_clients >= self.clients
 
     @property
     def delivery_ratio(self) -> float:
@@ -196,6 +212,12 @@ class GroupResult:
             connect_bytes=data["connect_bytes"],
             latency_mean_se_ms=data["latency_mean_se_ms"],
             per_process=data.get("per_process", []),
+            etags=data.get("etags", 0),
+            matched_by=data.get("matched_by", {}),
+            unmatched=data.get("unmatched", 0),
+            unmatched_keys=data.get("unmatched_keys", {}),
+            failed_clients=data.get("failed_clients", 0),
+            failure=data.get("failure", ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,6 +249,13 @@ class GroupResult:
             "per_user": self.per_user,
             "expected_latency": None if expected is None else expected.as_dict(),
             "per_process": self.per_process,
+            "etags": self.etags,
+            "matched_by": self.matched_by,
+            "unmatched": self.unmatched,
+            "unmatched_keys": self.unmatched_keys,
+            "failed": self.failed,
+            "failed_clients": self.failed_clients,
+            "failure": self.failure,
         }
 
 
@@ -340,6 +369,7 @@ class BenchResult:
     warnings: list[str] = field(default_factory=list)
     thresholds: list[Outcome] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
+    seed: int | None = None
 
     @property
     def suspect(self) -> bool:
@@ -382,6 +412,7 @@ class BenchResult:
         return {
             "schema": SCHEMA,
             "scenario": self.scenario,
+            "seed": self.seed,
             "target": self.target,
             "started_at": started.isoformat(),
             "duration_s": self.duration_s,

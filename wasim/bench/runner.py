@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,14 +17,14 @@ import httpx
 
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
-from wasim.bench.measure import merge_parts, schedule
+from wasim.bench.measure import matching_warnings, merge_parts, schedule
 from wasim.bench.prepare import Prepared, prepare
 from wasim.bench.results import BenchResult, Saturation, TrafficSummary
 from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import Listeners, Local, Share, http_client
 from wasim.bench.spread import Spread
-from wasim.bench.thresholds import evaluate, parse_threshold
+from wasim.bench.thresholds import Outcome, evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
 
@@ -95,12 +96,29 @@ async def run_bench(
             await run.close_clients()
             await run.sender.close()
     result.thresholds = [
-        evaluate(parse_threshold(expression), result.figures())
+        _on_failed_column(evaluate(parse_threshold(expression), result.figures()), result)
         for expression in scenario.thresholds
     ]
     if baseline is not None:
         result.regressions = compare(baseline, result.figures(), max_regression)
     return result
+
+
+def _on_failed_column(outcome: Outcome, result: BenchResult) -> Outcome:
+    """A threshold on a column that could not connect fails, saying why."""
+    group = outcome.threshold.figure.split(".", 1)[0]
+    for measured in result.groups:
+        if measured.name == group and measured.failed:
+            message = f"{outcome.threshold.expression}: FAILED ({measured.failure})"
+            return Outcome(outcome.threshold, outcome.actual, False, message)
+    return outcome
+
+
+def run_seed(scenario: Scenario) -> int:
+    """The traffic seed: the scenario's, else a fresh one, so every run sends ids of its own."""
+    if scenario.traffic.seed is not None:
+        return scenario.traffic.seed
+    return secrets.randbelow(2**31 - 1) + 1
 
 
 class _Run:
@@ -172,7 +190,9 @@ class _Run:
         await self.sender.open()
         listeners = self.listeners = self._listeners(prepared)
         await listeners.connect()
-        plan = plan_traffic(scenario, [c.phone for cs in prepared.contacts.values() for c in cs])
+        seed = run_seed(scenario)
+        phones = [c.phone for cs in prepared.contacts.values() for c in cs]
+        plan = plan_traffic(scenario, phones, seed)
         self.planned = len(plan)
         start = time.time() + LEAD
         window_start = start + scenario.traffic.warmup
@@ -188,7 +208,11 @@ class _Run:
 
         machine = MachineMonitor()
         machine.start()
-        server_before = await backends.scrape(self.http, target, scenario.backend.metrics_path)
+        server_before, missing = await backends.scrape(
+            self.http, target, scenario.backend.metrics_path
+        )
+        if missing:
+            self.warnings.append(missing)
         self.phase = "sending"
         await self.sender.run(plan, start, on_schedule)
         self.phase = "draining"
@@ -196,7 +220,7 @@ class _Run:
         window_end = time.time()
         reports = await listeners.finish()
         saturation = assess([r.load for r in reports], await machine.stop(), scenario.load)
-        server_after = await backends.scrape(self.http, target, scenario.backend.metrics_path)
+        server_after, _ = await backends.scrape(self.http, target, scenario.backend.metrics_path)
         self.phase = "closing"
         window = max(window_end - window_start, 1e-6)
         groups = [
@@ -205,10 +229,12 @@ class _Run:
         ]
         for report in reports:
             self.warnings += report.warnings
+        self.warnings += [w for group in groups for w in matching_warnings(group)]
         self.warnings += self._load_warnings(saturation)
         distinct = {sent.wamid: sent for sent in messages}
         return BenchResult(
             scenario=scenario.name,
+            seed=seed,
             target=target.url,
             started_at=start,
             duration_s=window,

@@ -22,6 +22,7 @@ from wasim.bench.prepare import Prepared
 from wasim.bench.results import ProcessLoad
 from wasim.bench.saturation import Monitor
 from wasim.bench.scenario import Scenario
+from wasim.errors import WasimError
 from wasim.transports.base import Listener, Received, StateChange
 
 
@@ -76,13 +77,14 @@ class Share:
         self.prepared = prepared
         self.http = http
         self.part, self.parts = part, parts
-        self.collector = Collector()
+        self.collector = Collector(paths=tuple(scenario.match.id_paths))
         self.clients: list[Client] = []
         self.pumps: list[asyncio.Task[None]] = []
         self.warnings: list[str] = []
         self.at_connect: dict[str, dict[str, int]] = {}
         self.monitor = Monitor(scenario.load, process_name(part, parts))
         self._counters: asyncio.Task[dict[str, dict[str, int]]] | None = None
+        self._first_error: WasimError | None = None
 
     async def connect(self) -> None:
         opened = self.prepared.open_conversation()
@@ -98,21 +100,49 @@ class Share:
                 self.parts,
             )
         self.monitor.clients = len(self.clients)
-        await asyncio.gather(*(lst.connect() for c in self.clients for lst in c.listeners))
+        await asyncio.gather(*(self._open(client) for client in self.clients))
+        self._check_connected()
         # What connecting cost (handshakes, upgrades, first loads): paid once per session.
         self.at_connect = {client.id: client.counters() for client in self.clients}
         self.pumps = [
             asyncio.create_task(self._pump(client, listener))
             for client in self.clients
+            if client.failed is None
             for listener in client.listeners
         ]
 
+    async def _open(self, client: Client) -> None:
+        """Connect a client's listeners; one refused or failed marks the client failed."""
+        outcomes = await asyncio.gather(
+            *(listener.connect() for listener in client.listeners), return_exceptions=True
+        )
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if not errors:
+            return
+        if not isinstance(errors[0], WasimError):
+            raise errors[0]
+        self._first_error = self._first_error or errors[0]
+        client.failed = f"{client.kind}: {errors[0]}"
+        await asyncio.gather(*(lst.close() for lst in client.listeners), return_exceptions=True)
+
+    def _check_connected(self) -> None:
+        """A group none of whose clients connected fails its own column; if every group
+        failed, the run measured nothing and stops with the first reason."""
+        failed = [c for c in self.clients if c.failed is not None]
+        if self.clients and len(failed) == len(self.clients) and self._first_error:
+            raise self._first_error
+        for group in self.scenario.clients:
+            mine = [c for c in self.clients if c.group == group.label]
+            down = [c for c in mine if c.failed is not None]
+            if down and len(down) < len(mine):
+                self.warnings.append(
+                    f"{group.label}: {len(down)} of {len(mine)} clients could not connect "
+                    f"({down[0].failed})"
+                )
+
     def begin(self, start: float, messages: list[Sent]) -> None:
         """The run starts at `start` (wall clock) and will send `messages`."""
-        for sent in messages:
-            self.collector.expect(
-                sent.wamid, sent.user, sent.scheduled_at, sent.measured, sent.phone
-            )
+        self.collector.expect(messages)
         self.monitor.start()
         window_start = start + self.scenario.traffic.warmup
         self._counters = asyncio.create_task(self._counters_at(window_start))
@@ -166,8 +196,7 @@ class Share:
     async def _pump(self, client: Client, listener: Listener) -> None:
         async for item in listener.items():
             if isinstance(item, Received):
-                if item.wamids:
-                    self.collector.saw(client.id, item.wamids, item.received_at)
+                self.collector.take(client.id, client.group, item)
             elif isinstance(item, StateChange) and item.state == "failed":
                 self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
 

@@ -5,7 +5,8 @@ JSON line on stdin and reports NDJSON on stdout. A bench child keeps stdin open 
 next steps, so every process measures against the same schedule and the same window:
 
     parent -> child   job {scenario, url, prepared, part, parts}
-                      begin {start, messages: [[wamid, user, scheduled_at, measured, phone]]}
+                      begin {start, messages: [[wamid, user, scheduled_at, measured, phone,
+                                                marker]]}
                       drain {seconds}
                       finish
     child -> parent   ready {clients} | progress {delivered} | drained | result {ShareReport}
@@ -115,7 +116,7 @@ class Spread:
         await self._all("ready", CONNECT_TIMEOUT)
 
     async def begin(self, start: float, messages: list[Sent]) -> None:
-        rows = [[s.wamid, s.user, s.scheduled_at, s.measured, s.phone] for s in messages]
+        rows = [[s.wamid, s.user, s.scheduled_at, s.measured, s.phone, s.marker] for s in messages]
         self._send({"type": "begin", "start": start, "messages": rows})
         await self._flush()
 

@@ -19,7 +19,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,13 +34,16 @@ BROKEN_AFTER = 3  # consecutive POSTs that could not reach the backend
 
 @dataclass(frozen=True)
 class Planned:
-    """One POST of the plan and the owner (phone) of each message id it carries."""
+    """One POST of the plan, the owner (phone) of each message id it carries, and the marker
+    that each message's text carries, if any."""
 
     delivery: Delivery
     senders: dict[str, str]
+    markers: dict[str, str] = field(default_factory=dict)
 
 
-def plan_traffic(scenario: Scenario, phones: list[str]) -> list[Planned]:
+def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Planned]:
+    """The run's POSTs; `seed` (else the scenario's) makes the ids, texts and markers."""
     traffic = scenario.traffic
     spec = PlanSpec(
         mix=traffic.mix,
@@ -51,9 +54,15 @@ def plan_traffic(scenario: Scenario, phones: list[str]) -> list[Planned]:
         phones=phones,
         style="meta" if traffic.meta_style else "plain",
     )
-    factory = PayloadFactory(seed=traffic.seed, clock=time.time)
+    factory = PayloadFactory(
+        seed=seed if seed is not None else traffic.seed,
+        clock=time.time,
+        markers=scenario.match.marker,
+    )
     plan = build_plan(factory, spec, scenario.backend.app_secret)
-    return [Planned(delivery, _senders(delivery.body)) for delivery in plan]
+    return [
+        Planned(delivery, _senders(delivery.body), dict(delivery.markers)) for delivery in plan
+    ]
 
 
 def _senders(body: bytes) -> dict[str, str]:

@@ -55,7 +55,8 @@ def listen_command(
         str | None, typer.Option(help="Stop after this long (30s, 2m); default: until Ctrl-C.")
     ] = None,
     events: Annotated[
-        str | None, typer.Option(help="Comma-separated event names to show and count.")
+        str | None,
+        typer.Option(help="Comma-separated event names to show and count (default: every event)."),
     ] = None,
     fallback_poll: Annotated[
         str | None, typer.Option(help="Hybrid: poll this often (30s) while push is down.")
@@ -82,6 +83,13 @@ def listen_command(
     conversations_path: Annotated[
         str, typer.Option(help="Conversations path (hybrid polling).")
     ] = defaults.CONVERSATIONS_PATH,
+    id_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Where events carry the message id (dotted, e.g. message.id; repeatable); "
+            "default: any string that is an id or marker from the send ledger."
+        ),
+    ] = None,
     ledger: Annotated[
         Path | None,
         typer.Option(
@@ -102,7 +110,7 @@ def listen_command(
     wanted = tuple(e.strip() for e in events.split(",") if e.strip()) if events else None
     config = ListenerConfig(
         base_url=url,
-        events=wanted or defaults.EVENTS,
+        events=wanted or (),
         resume=resume,
         token_in=cast(TokenPlace | None, token_in),  # ListenOptions.check() refuses others
         socketio_path=socketio_path,
@@ -144,6 +152,7 @@ def listen_command(
             fallback_after=parse_duration(fallback_after, "--fallback-after") or 0.0,
             tail=not quiet,
             ledger=str(followed) if followed else None,
+            id_paths=tuple(id_path or ()),
         )
         count = len(who) * per_user
         spread = processes or default_processes(count)

@@ -69,6 +69,13 @@ def send_command(
         float, typer.Option(help="Seconds before a POST counts as timed out.")
     ] = 10.0,
     seed: Annotated[int | None, typer.Option(help="Seed for byte-identical payloads.")] = None,
+    marker: Annotated[
+        bool,
+        typer.Option(
+            help="End each text and caption with a short marker (#K7QF2M) that `wasim listen` "
+            "finds, for backends that pass on only the text."
+        ),
+    ] = False,
     shape: Annotated[str, typer.Option(help="Payload shape: current or pre2026.")] = "current",
     locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
     style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
@@ -110,7 +117,7 @@ def send_command(
         context=context, referral=referral, rate=rate, count=count, duration=duration,
         batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
         processes=processes,
-        retry=retry, time_scale=time_scale, seed=seed, shape=cast(Shape, shape),
+        retry=retry, time_scale=time_scale, seed=seed, marker=marker, shape=cast(Shape, shape),
         locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
         print_only=print_only, record_to=record_to, replay=replay,
         ledger=chosen(ledger, not no_ledger),

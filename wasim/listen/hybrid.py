@@ -6,36 +6,34 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from wasim import defaults
 from wasim.transports._push import PushListener
-from wasim.transports.base import Item, Listener, Received, StateChange
-from wasim.transports.config import PollConfig
+from wasim.transports.base import Item, Listener, StateChange
 from wasim.transports.poll import PollListener
 
 
 class HybridListener(Listener):
-    """Push first; after `after` seconds without it, poll every `every` s until it is back."""
+    """Push first; after `after` seconds without it, poll every `every` s until it is back.
 
-    def __init__(
-        self,
-        push: PushListener,
-        every: float,
-        after: float,
-        message_event: str = defaults.EVENT_NEW_MESSAGE,
-    ) -> None:
+    Its items are both listeners' (poll items have transport "poll"): the consumer, which
+    matches them to what was sent, counts a message once, by whichever showed it first.
+    """
+
+    def __init__(self, push: PushListener, every: float, after: float) -> None:
         self.push = push
-        self.message_event = message_event
         self.transport = push.transport
         self.user = push.user
         self.stats = push.stats
-        poll = PollConfig(
-            list_interval=every, list_pollers=1, detail_interval=None, fetch_changed=True
+        poll = replace(
+            push.config.poll,
+            list_interval=every,
+            list_pollers=1,
+            detail_interval=None,
+            fetch_changed=True,
+            etag=True,
+            hidden=False,
         )
         self.poller = PollListener(replace(push.config, poll=poll), autostart=False)
         self.after = after
-        self.by_push = 0
-        self.by_poll = 0
-        self._held: set[str] = set()
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._timer: asyncio.Task[None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -65,23 +63,9 @@ class HybridListener(Listener):
 
     async def _forward(self, source: Listener) -> None:
         async for item in source.items():
-            if isinstance(item, Received):
-                self._count(item, source is self.poller)
-            elif source is self.push:
+            if isinstance(item, StateChange) and source is self.push:
                 await self._follow(item)
             self._queue.put_nowait(item)
-
-    def _count(self, item: Received, polled: bool) -> None:
-        if not polled:
-            self.poller.mark_seen(item.wamids)
-            if item.event != self.message_event:
-                return
-        new = [w for w in item.wamids if w not in self._held]
-        self._held.update(new)
-        if polled:
-            self.by_poll += len(new)
-        else:
-            self.by_push += len(new)
 
     async def _follow(self, change: StateChange) -> None:
         if change.state == "reconnecting" and self._timer is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wasim.correlate import Match
 from wasim.listen.latency import Source
 from wasim.transports.base import Received, StateChange
 
@@ -13,7 +14,7 @@ def one_line(item: Received) -> str:
     data = item.data
     message = data.get("message")
     if item.event == "poll":
-        return f"{len(item.wamids)} new message(s) from {data.get('url', 'a poll')}"
+        return f"a changed answer from {data.get('url', 'a poll')}"
     if isinstance(message, dict):
         text = str(message.get("text") or message.get("type") or "")
         return f"{message.get('from', '?')}: {text[:60]}"
@@ -28,9 +29,12 @@ def one_line(item: Received) -> str:
     return ", ".join(sorted(data))[:80]
 
 
-def event_record(item: Received, latency: float | None, source: Source | None) -> dict[str, Any]:
+def event_record(
+    item: Received, matches: list[Match], latency: float | None, source: Source | None
+) -> dict[str, Any]:
     """`latency_ms` is received − scheduled start by the send ledger (`latency_source`
-    "ledger"), else the estimate from the message's whole-second timestamp ("timestamp")."""
+    "ledger"), else, with no ledger, the estimate from the message's whole-second timestamp
+    ("timestamp"); `matched` says which sent ids the event carried and how they were found."""
     return {
         "type": "event",
         "at": item.received_at,
@@ -39,6 +43,7 @@ def event_record(item: Received, latency: float | None, source: Source | None) -
         "event": item.event,
         "event_id": item.event_id,
         "wamids": list(item.wamids),
+        "matched": [{"id": match.key, "how": match.how} for match in matches],
         "latency_ms": round(latency * 1000, 1) if latency is not None else None,
         "latency_source": source,
         "summary": one_line(item),

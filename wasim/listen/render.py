@@ -68,7 +68,7 @@ def render_summary(console: Console, summary: Summary) -> None:
     )
     for reason, count in summary.failures.most_common(5):
         console.print(f"  [red]failed[/] ×{count}: {escape(reason)}", highlight=False)
-    if summary.by_poll or summary.by_push or summary.poll_requests:
+    if summary.poll_requests:
         console.print(
             f"hybrid: {summary.by_push} messages by push, {summary.by_poll} by polling "
             f"({summary.poll_requests} poll requests)",
@@ -76,9 +76,10 @@ def render_summary(console: Console, summary: Summary) -> None:
         )
     s = summary.latency.summary()
     if summary.latency_source == "ledger":
+        how = ", ".join(f"{count} by {how}" for how, count in sorted(summary.matched_by.items()))
         console.print(
             f"latency (received − scheduled send, from the send ledger): p50 {s.p50_ms:.1f} ms, "
-            f"p99 {s.p99_ms:.1f} ms, max {s.max_ms:.1f} ms ({s.count} events)",
+            f"p99 {s.p99_ms:.1f} ms, max {s.max_ms:.1f} ms ({s.count} deliveries: {how})",
             highlight=False,
         )
     elif summary.latency_source == "timestamp":
@@ -87,6 +88,8 @@ def render_summary(console: Console, summary: Summary) -> None:
             f"p99 {s.p99_ms / 1000:.1f} s, max {s.max_ms / 1000:.1f} s",
             highlight=False,
         )
+    if hint := summary.hint():
+        console.print(f"[yellow]! {escape(hint)}[/]", highlight=False)
 
 
 def _latency(ms: float | None, source: str | None) -> str:

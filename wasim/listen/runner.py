@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psutil
 
+from wasim.correlate import Match
 from wasim.errors import ConfigError, WasimError
 from wasim.listen.auth import Credential
 from wasim.listen.hybrid import HybridListener
@@ -25,6 +26,7 @@ from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
 
 HTTP_KINDS = ("sse", "poll", "poll-optimized")
+HELD_PER_LISTENER = 4096  # ids remembered per listener, oldest forgotten first
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -45,7 +47,8 @@ class ListenOptions:
     concurrency: int = 256
     # python-socketio costs ~43 KB per connection, the lean client ~22 KB (benchmarks/listen.py).
     lean_above: int = 1000
-    ledger: str | None = None  # a send ledger to follow for precise latencies (wasim.ledger)
+    ledger: str | None = None  # a send ledger to follow for exact latencies (wasim.ledger)
+    id_paths: tuple[str, ...] = ()  # where events carry the id (wasim.correlate); () = anywhere
 
     def assignments(self) -> Iterator[Credential]:
         for credential in self.credentials:
@@ -79,7 +82,10 @@ class Run:
         self._consumers: list[asyncio.Task[None]] = []
         self._down: set[int] = set()
         self._http: httpx.AsyncClient | None = None
-        self.latencies = Latencies(Path(options.ledger) if options.ledger else None, self._deliver)
+        ledger = Path(options.ledger) if options.ledger else None
+        self.latencies = Latencies(ledger, self._deliver, options.id_paths)
+        # What each listener already holds: an id is delivered once per listener.
+        self._held: dict[int, dict[str, None]] = {}
 
     def http(self) -> httpx.AsyncClient:
         """One HTTP client for every SSE and polling listener of this process.
@@ -136,7 +142,7 @@ class Run:
         key = id(listener)
         async for item in listener.items():
             if isinstance(item, Received):
-                self.latencies.take(item)
+                self.latencies.take(item, key)
             elif isinstance(item, StateChange):
                 was_down = key in self._down
                 if item.state == "reconnecting":
@@ -148,10 +154,25 @@ class Run:
                 ):
                     self.emit(state_record(item))
 
-    def _deliver(self, item: Received, latency: float | None, source: Source | None) -> None:
-        self.summary.record(item, latency, source)
+    def _deliver(
+        self,
+        item: Received,
+        listener: int,
+        matches: list[Match],
+        latency: float | None,
+        source: Source | None,
+    ) -> None:
+        held = self._held.setdefault(listener, {})
+        # Without a match in the ledger, the WhatsApp-shaped ids still tell messages apart.
+        keys = [match.key for match in matches] or list(item.wamids)
+        new = [k for k in keys if k not in held]
+        for k in new:
+            held[k] = None
+        while len(held) > HELD_PER_LISTENER:
+            del held[next(iter(held))]
+        self.summary.record(item, matches, new, latency, source)
         if self.options.tail:
-            self.emit(event_record(item, latency, source))
+            self.emit(event_record(item, matches, latency, source))
 
     async def close_all(self) -> None:
         self.summary.down_at_end = len(self._down)
@@ -163,8 +184,6 @@ class Run:
         for listener in self.listeners:
             self.summary.add_stats(listener.stats)
             if isinstance(listener, HybridListener):
-                self.summary.by_push += listener.by_push
-                self.summary.by_poll += listener.by_poll
                 self.summary.poll_requests += listener.poller.stats.requests
 
 

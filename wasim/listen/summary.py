@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasim.correlate import Match, leaf_keys
 from wasim.listen.latency import Source
 from wasim.stats import LatencyHistogram
 from wasim.transports.base import Received, TransportStats
@@ -23,6 +24,8 @@ COUNTS = (
     "by_push",
     "by_poll",
     "poll_requests",
+    "matched",
+    "unmatched",
 )
 
 
@@ -50,11 +53,53 @@ class Summary:
     duration: float = 0.0
     ledger_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     timestamp_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    matched: int = 0
+    matched_by: Counter[str] = field(default_factory=Counter)
+    unmatched: int = 0
+    unmatched_keys: dict[str, list[str]] = field(default_factory=dict)
 
-    def record(self, item: Received, latency: float | None, source: Source | None) -> None:
+    def record(
+        self,
+        item: Received,
+        matches: list[Match],
+        new: list[str],
+        latency: float | None,
+        source: Source | None,
+    ) -> None:
+        """One event; `new` are the messages its listener holds for the first time, whose
+        latency (the event's) counts once per listener and message."""
         self.events[f"{item.transport}/{item.event}"] += 1
-        if latency is not None:
-            (self.ledger_latency if source == "ledger" else self.timestamp_latency).record(latency)
+        if matches:
+            self.matched += 1
+        elif source != "timestamp":
+            self.unmatched += 1
+            if item.event not in self.unmatched_keys and len(self.unmatched_keys) < 3:
+                self.unmatched_keys[item.event] = leaf_keys(item.data)
+        via = "by_poll" if item.transport == "poll" else "by_push"
+        setattr(self, via, getattr(self, via) + len(new))
+        for match in matches:
+            if match.key in new:
+                self.matched_by[match.how] += 1
+        if latency is None:
+            return
+        if source == "timestamp":
+            self.timestamp_latency.record(latency)
+        elif new:
+            self.ledger_latency.record(latency)
+
+    def hint(self) -> str | None:
+        """One line when events arrived that carry nothing `wasim send` sent."""
+        if not self.unmatched or self.matched:
+            return None
+        keys = "; ".join(
+            f"{event}: {', '.join(keys) or 'no keys'}"
+            for event, keys in self.unmatched_keys.items()
+        )
+        return (
+            f"{self.unmatched} event(s) carried no message id or marker from the send ledger "
+            f"({keys}): point --id-path at the id (e.g. --id-path message.id), or send with "
+            "--marker when the backend passes on only the text"
+        )
 
     @property
     def latency_source(self) -> Source | None:
@@ -81,6 +126,9 @@ class Summary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures.update(other.failures)
         self.events.update(other.events)
+        self.matched_by.update(other.matched_by)
+        for event, keys in other.unmatched_keys.items():
+            self.unmatched_keys.setdefault(event, keys)
         self.duration = max(self.duration, other.duration)
         self.ledger_latency.merge(other.ledger_latency)
         self.timestamp_latency.merge(other.timestamp_latency)
@@ -103,6 +151,11 @@ class Summary:
             "duration": round(self.duration, 3),
             "latency_ms": self.latency.summary().as_dict(),
             "latency_source": self.latency_source,
+            "matched": self.matched,
+            "matched_by": dict(self.matched_by),
+            "unmatched": self.unmatched,
+            "unmatched_keys": self.unmatched_keys,
+            "hint": self.hint(),
             "ledger_latency_hdr": self.ledger_latency.encode(),
             "timestamp_latency_hdr": self.timestamp_latency.encode(),
         }
@@ -112,6 +165,8 @@ class Summary:
         summary = cls(
             failures=Counter(data.get("failures", {})),
             events=Counter(data.get("events", {})),
+            matched_by=Counter(data.get("matched_by", {})),
+            unmatched_keys=dict(data.get("unmatched_keys", {})),
             ledger_latency=LatencyHistogram.decode(data["ledger_latency_hdr"]),
             timestamp_latency=LatencyHistogram.decode(data["timestamp_latency_hdr"]),
         )

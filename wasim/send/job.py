@@ -87,6 +87,7 @@ class SendJob:
     retry: str = "none"
     time_scale: float = 1.0
     seed: int | None = None
+    marker: bool = False  # texts and captions carry a marker that listen can find
     shape: Shape = "current"
     locales: Sequence[str] = ()
     style: Style = "meta"
@@ -126,7 +127,7 @@ def plan_of(job: SendJob) -> list[Delivery]:
     if job.wamid is not None:
         overrides.setdefault("id", job.wamid)
     phones = [job.from_phone] if job.from_phone else list(job.phones)
-    factory = PayloadFactory(job.seed, job.shape, list(job.locales) or None)
+    factory = PayloadFactory(job.seed, job.shape, list(job.locales) or None, markers=job.marker)
     if job.from_phone and job.name:
         factory.contact(job.from_phone, job.name)
     spec = PlanSpec(

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from wasim.correlate import MARKER
 from wasim.errors import ConfigError
 from wasim.payloads import MESSAGE_KINDS, STATUS_KINDS, PayloadFactory, Update, set_path
 from wasim.payloads.factory import ContextKind
@@ -27,6 +28,7 @@ class Delivery:
     statuses: tuple[tuple[str, str], ...] = ()
     duplicate: bool = False
     at: float = 0.0  # seconds after the run starts
+    markers: Mapping[str, str] = field(default_factory=dict)  # wamid -> its text's marker
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def prepare(
     """Encode and sign one webhook body (a dict from PayloadFactory.envelope)."""
     body, headers = signed_request(encode(payload, style), secret, sign_mode)
     wamids, statuses = carried(payload)
-    return Delivery(body, headers, wamids, statuses)
+    return Delivery(body, headers, wamids, statuses, markers=markers_in(payload))
 
 
 def carried(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -111,6 +113,26 @@ def carried(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
             wamids += [m["id"] for m in value.get("messages") or [] if "id" in m]
             statuses += [(s["id"], s["status"]) for s in value.get("statuses") or [] if "id" in s]
     return tuple(wamids), tuple(statuses)
+
+
+def markers_in(payload: Any) -> dict[str, str]:
+    """The marker (`wasim.correlate`) that each inbound message's text or caption carries."""
+    found: dict[str, str] = {}
+    if not isinstance(payload, dict):
+        return found
+    for entry in payload.get("entry") or []:
+        for change in entry.get("changes") or [] if isinstance(entry, dict) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            for message in value.get("messages") or [] if isinstance(value, dict) else []:
+                kind = message.get("type")
+                body = message.get(kind) if isinstance(kind, str) else None
+                if not isinstance(body, dict) or "id" not in message:
+                    continue
+                text = body.get("body") if kind == "text" else body.get("caption")
+                marker = MARKER.search(text) if isinstance(text, str) else None
+                if marker:
+                    found[message["id"]] = marker.group(1)
+    return found
 
 
 def carried_in(body: bytes) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:

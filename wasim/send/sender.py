@@ -179,7 +179,11 @@ class _Runner:
         for index in fresh:
             delivery = plan[index]
             self.ledger.note(
-                delivery.wamids, delivery.statuses, wall0 + due[index], wall0 + started[index]
+                delivery.wamids,
+                delivery.statuses,
+                wall0 + due[index],
+                wall0 + started[index],
+                delivery.markers,
             )
         self.ledger.flush()
 

@@ -20,22 +20,6 @@ from wasim.transports.base import Item, Listener, Received, State, StateChange, 
 from wasim.transports.config import ListenerConfig
 
 
-def wamids_of(data: dict[str, Any]) -> tuple[str, ...]:
-    """The message ids an event makes the client hold, wherever the contract puts them."""
-    found: list[str] = []
-    message = data.get("message")
-    if isinstance(message, dict) and isinstance(message.get("wamid"), str):
-        found.append(message["wamid"])
-    conversation = data.get("conversation")
-    if isinstance(conversation, dict):
-        last = conversation.get("last_message")
-        if isinstance(last, dict) and isinstance(last.get("wamid"), str):
-            found.append(last["wamid"])
-    if isinstance(data.get("wamid"), str):
-        found.append(data["wamid"])
-    return tuple(found)
-
-
 def describe(exc: BaseException) -> str:
     """A short reason for an exception, for state changes and error counts."""
     if isinstance(exc, WasimError):
@@ -56,7 +40,7 @@ class PushListener(Listener):
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._wanted = frozenset(config.events)
+        self._wanted = frozenset(config.events)  # empty: every event
 
     @abc.abstractmethod
     async def _open(self) -> None:
@@ -122,11 +106,11 @@ class PushListener(Listener):
             self.stats.last_event_id = event_id
         else:
             event_id = None
-        if event not in self._wanted:
+        if self._wanted and event not in self._wanted:
             return
         self.stats.events += 1
         self._queue.put_nowait(
-            Received(self.transport, self.user, event, data, received_at, event_id, wamids_of(data))
+            Received(self.transport, self.user, event, data, received_at, event_id)
         )
 
     def _state(self, state: State, reason: str | None = None) -> None:

@@ -22,7 +22,9 @@ def reason_in(body: str) -> str:
     return body.strip()[:200]
 
 
-def refused(url: str, status: int, body: str = "", what: str = "") -> WasimError:
+def refused(url: str, status: int, body: str = "", what: str = "", thing: str = "") -> WasimError:
+    """The error for a refused request; `thing` names what should be there (a 404 says "no
+    WebSocket at …"), `what` what a 403 probably means."""
     reason = reason_in(body) if body else ""
     suffix = f": {reason}" if reason else ""
     if status == 401:
@@ -31,6 +33,8 @@ def refused(url: str, status: int, body: str = "", what: str = "") -> WasimError
         hint = what or "bad token"
         return AuthError(f"{url} refused the connection (HTTP 403, {hint}){suffix}")
     if status == 404:
+        if thing:
+            return ProtocolError(f"no {thing} at {url} (HTTP 404)")
         return ProtocolError(f"nothing at {url} (HTTP 404): wrong path?")
     return ProtocolError(f"{url} answered HTTP {status}{suffix}")
 
@@ -40,7 +44,7 @@ def unreachable(url: str, exc: BaseException) -> TargetError:
     return TargetError(f"cannot reach {url}: {detail}")
 
 
-async def diagnose(url: str, timeout: float) -> WasimError:
+async def diagnose(url: str, timeout: float, thing: str = "") -> WasimError:
     """Find out why a connection to `url` failed when the client library would not say."""
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
@@ -48,5 +52,5 @@ async def diagnose(url: str, timeout: float) -> WasimError:
     except httpx.HTTPError as exc:
         return unreachable(url, exc)
     if response.status_code >= 400:
-        return refused(url, response.status_code, response.text)
+        return refused(url, response.status_code, response.text, thing=thing)
     return ProtocolError(f"{url} did not accept the connection")

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wasim.correlate import strings
+
 State = Literal["connecting", "connected", "reconnecting", "closed", "failed"]
 
 
@@ -26,7 +28,15 @@ class Received:
     data: dict[str, Any]
     received_at: float
     event_id: int | None = None
-    wamids: tuple[str, ...] = ()
+
+    @property
+    def wamids(self) -> tuple[str, ...]:
+        """The strings in it shaped like Meta's message ids (`wamid.…`), in no set order.
+
+        Only a hint for people and tests: bench and listen match what arrived to what was
+        sent with `wasim.correlate`, which also finds ids of other shapes and text markers.
+        """
+        return tuple(dict.fromkeys(s for s in strings(self.data) if s.startswith("wamid.")))
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class TransportStats:
     requests: int = 0
     bytes_received: int = 0
     not_modified: int = 0
+    etags: int = 0  # answers that carried an ETag
     errors: int = 0
     reconnects: int = 0
     events: int = 0

@@ -25,7 +25,7 @@ class PollConfig:
     etag: bool = False
     hidden: bool = False
     baseline: bool = True
-    fetch_changed: bool = False
+    fetch_changed: bool = False  # fetch each conversation whose list entry changed
     detail_limit: int = 50
     # Where things are in the backend's answers (wasim.transports.shapes); None: found by shape.
     list_field: str | None = None
@@ -51,7 +51,7 @@ class ListenerConfig:
     base_url: str = defaults.BASE_URL
     token: str | None = None
     user: str = defaults.DEFAULT_OWNER
-    events: tuple[str, ...] = defaults.EVENTS
+    events: tuple[str, ...] = ()  # the events to keep; empty: every event
     resume: bool = True
     last_event_id: int | None = None
     reconnect: bool = True

@@ -1,27 +1,32 @@
 """A polling client like the seed's web app: the list from N places, the open chat, ETag optional.
 
-It yields one `Received` (event "poll") for each response that shows messages it had not seen,
-and counts requests, bytes, 304s and errors in `stats`. Messages already there when it starts
-(its baseline) are not reported.
+It yields one `Received` (event "poll", data `{url, body}`) for each answer that differs from
+the last one at its URL, and counts requests, bytes, 304s, ETags and errors in `stats`; what an
+answer shows is matched to what was sent by the consumer (`wasim.correlate`). The answers at
+connect (its baseline) are not reported. The list may be an array or an object holding one,
+conversation ids integers or strings (`wasim.transports.shapes`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from wasim.errors import WasimError
+from wasim.errors import ProtocolError, WasimError
 from wasim.transports._target import refused, unreachable
 from wasim.transports.base import Item, Listener, Received, State, StateChange, TransportStats
 from wasim.transports.config import ListenerConfig
+from wasim.transports.shapes import conversation_id, conversation_list, detail_url, message_list
 
 Json = dict[str, Any]
+_UNCHANGED = object()
 
 
 class PollListener(Listener):
@@ -42,22 +47,20 @@ class PollListener(Listener):
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._etags: dict[str, str] = {}
-        self._seen: set[str] = set()
-        self._floor = 0
+        self._bodies: dict[str, int] = {}  # URL -> fingerprint of the last answer
+        self._entries: dict[str | int, int] = {}  # conversation -> fingerprint of its entry
         self._open_id = self.poll.conversation_id
         self._failing = False
         self._closed = False
-
-    def mark_seen(self, wamids: Iterable[str]) -> None:
-        """Messages the user already holds by another path are not news when a poll shows them."""
-        self._seen.update(wamids)
 
     async def connect(self) -> None:
         if self.poll.hidden:
             return
         if self.poll.baseline:
             try:
-                self._report(await self._poll_once(self._list_path(), first=True), "")
+                await self._poll_list(first=True)
+                if self._open_id is not None and self.poll.detail_interval:
+                    await self._poll_detail(self._open_id, first=True)
             except BaseException:
                 await self._release()
                 raise
@@ -112,31 +115,29 @@ class PollListener(Listener):
         return self.config.url(self.config.conversations_path)
 
     def _detail_path(self, conversation_id: str | int) -> str:
-        return f"{self._list_path()}/{conversation_id}"
+        return detail_url(self._list_path(), self.poll.detail_path, conversation_id)
 
     async def _every(self, interval: float, detail: bool) -> None:
         await asyncio.sleep(random.uniform(0, interval))
         while True:
             started = time.monotonic()
             try:
-                if detail:
-                    if self._open_id is not None:
-                        url = self._detail_path(self._open_id)
-                        self._report(await self._poll_once(url), url)
-                else:
-                    self._report(await self._poll_once(self._list_path()), self._list_path())
+                if not detail:
+                    await self._poll_list()
+                elif self._open_id is not None:
+                    await self._poll_detail(self._open_id)
                 if self._failing:
                     self._failing = False
                     self._state("connected")
-            except (WasimError, KeyError, TypeError) as exc:
-                reason = str(exc) if isinstance(exc, WasimError) else f"malformed answer: {exc!r}"
-                self.stats.error(reason)
+            except WasimError as exc:
+                self.stats.error(str(exc))
                 if not self._failing:
                     self._failing = True
-                    self._state("reconnecting", reason)
+                    self._state("reconnecting", str(exc))
             await asyncio.sleep(max(interval - (time.monotonic() - started), 0))
 
-    async def _get(self, url: str, params: dict[str, Any] | None = None) -> Json | None:
+    async def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        """The parsed answer; `_UNCHANGED` for a 304 or the same bytes as last time."""
         headers = self.config.headers()
         if self.poll.etag and url in self._etags:
             headers["If-None-Match"] = self._etags[url]
@@ -148,70 +149,68 @@ class PollListener(Listener):
         self.stats.bytes_received += len(response.content)
         if response.status_code == 304:
             self.stats.not_modified += 1
-            return None
+            return _UNCHANGED
         if response.status_code != 200:
             raise refused(url, response.status_code, response.text)
-        if self.poll.etag and (etag := response.headers.get("etag")):
-            self._etags[url] = etag
+        if etag := response.headers.get("etag"):
+            self.stats.etags += 1
+            if self.poll.etag:
+                self._etags[url] = etag
+        fingerprint = hash(response.content)
+        if self._bodies.get(url) == fingerprint:
+            return _UNCHANGED
+        self._bodies[url] = fingerprint
         try:
-            body = response.json()
+            return response.json()
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise refused(url, 200, "not a JSON object")
-        return body
+            raise ProtocolError(f"{url} answered HTTP 200 with no JSON") from None
 
-    async def _poll_once(self, url: str, first: bool = False) -> list[Json]:
-        """The messages one poll (plus the detail fetches it triggers) turned up."""
-        detail = url != self._list_path()
-        body = await self._get(url, {"limit": self.poll.detail_limit} if detail else None)
-        if body is None:
-            return []
-        if detail:
-            return [m for m in body.get("messages", []) if isinstance(m, dict)]
-        conversations = [c for c in body.get("conversations", []) if isinstance(c, dict)]
-        if self._open_id is None and conversations and isinstance(conversations[0].get("id"), int):
-            self._open_id = conversations[0]["id"]
-        found = [
-            c["last_message"] for c in conversations if isinstance(c.get("last_message"), dict)
-        ]
-        if first:
-            if self._open_id is not None and self.poll.detail_interval:
-                found += await self._poll_once(self._detail_path(self._open_id))
-            return found
-        if self.poll.fetch_changed:
-            for conversation in conversations:
-                last = conversation.get("last_message")
-                if isinstance(last, dict) and self._is_new(last):
-                    found += await self._poll_once(self._detail_path(conversation["id"]))
-        return found
-
-    def _is_new(self, message: Json) -> bool:
-        wamid, number = message.get("wamid"), message.get("id")
-        if not isinstance(wamid, str) or wamid in self._seen:
-            return False
-        return not isinstance(number, int) or number > self._floor
-
-    def _report(self, messages: list[Json], path: str) -> None:
-        received_at = time.time()
-        if not path:
-            for message in messages:
-                self._seen.add(str(message.get("wamid")))
-                if isinstance(message.get("id"), int):
-                    self._floor = max(self._floor, message["id"])
+    async def _poll_list(self, first: bool = False) -> None:
+        url = self._list_path()
+        body = await self._get(url)
+        if body is _UNCHANGED:
             return
-        new: dict[str, Json] = {}
-        for message in messages:
-            if self._is_new(message):
-                new[message["wamid"]] = message
-        if not new:
-            return
-        self._seen.update(new)
+        conversations = conversation_list(body, self.poll.list_field)
+        if conversations is None:
+            where = f"at {self.poll.list_field!r}" if self.poll.list_field else "by its shape"
+            raise ProtocolError(
+                f"{url}: found no list of conversations {where} in a JSON "
+                f"{type(body).__name__}; set list_field to where it is"
+            )
+        if self._open_id is None and conversations:
+            self._open_id = conversation_id(conversations[0], self.poll.id_field)
+        if not first:
+            self._report(url, conversations)
+        changed = self._changed(conversations)
+        if self.poll.fetch_changed and not first:
+            for conversation in changed:
+                await self._poll_detail(conversation)
+
+    def _changed(self, conversations: list[Json]) -> list[str | int]:
+        """Conversations whose list entry differs from the last time it was seen."""
+        changed: list[str | int] = []
+        for conversation in conversations:
+            number = conversation_id(conversation, self.poll.id_field)
+            if number is None:
+                continue
+            fingerprint = hash(json.dumps(conversation, sort_keys=True, default=str))
+            if self._entries.get(number) != fingerprint:
+                self._entries[number] = fingerprint
+                changed.append(number)
+        return changed
+
+    async def _poll_detail(self, conversation: str | int, first: bool = False) -> None:
+        url = self._detail_path(conversation)
+        body = await self._get(url, {"limit": self.poll.detail_limit})
+        if body is not _UNCHANGED and not first:
+            field = self.poll.messages_field
+            self._report(url, message_list(body, field) if field else body)
+
+    def _report(self, url: str, body: Any) -> None:
+        """A poll answer that changed: the consumer matches what it shows to what was sent."""
         self.stats.events += 1
-        data = {"url": path, "messages": list(new.values())}
-        self._queue.put_nowait(
-            Received(self.transport, self.user, "poll", data, received_at, None, tuple(new))
-        )
+        data = {"url": url, "body": body}
+        self._queue.put_nowait(Received(self.transport, self.user, "poll", data, time.time()))
 
     def _state(self, state: State, reason: str | None = None) -> None:
         self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))

@@ -114,7 +114,7 @@ class SocketIOListener(PushListener):
             if "namespace" in str(exc):
                 raise AuthError(f"{url} refused the Socket.IO connection: {exc}") from None
             probe = self.config.url(self.config.socketio_path) + "/?EIO=4&transport=polling"
-            raise await diagnose(probe, self.config.connect_timeout) from None
+            raise await diagnose(probe, self.config.connect_timeout, "Socket.IO") from None
 
     async def _pump(self) -> None:
         await self._gone.wait()

@@ -53,7 +53,7 @@ class LeanSocketIOListener(PushListener):
                 max_queue=16,
             )
         except InvalidStatus as exc:
-            raise refused(url, exc.response.status_code, "", "wrong path?") from None
+            raise refused(url, exc.response.status_code, "", "wrong path?", "Socket.IO") from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise unreachable(url, exc) from None
         try:

@@ -59,7 +59,7 @@ class SSEListener(PushListener):
         response = source.response
         if response.status_code != 200:
             body = (await response.aread()).decode(errors="replace")
-            raise refused(url, response.status_code, body)
+            raise refused(url, response.status_code, body, thing="event stream")
         if "text/event-stream" not in response.headers.get("content-type", ""):
             raise ProtocolError(f"{url} is not an event stream (wrong path?)")
         self._source = source

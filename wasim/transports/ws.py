@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from wasim.errors import ProtocolError
+from wasim.errors import AuthError
 from wasim.transports._push import PushListener
 from wasim.transports._target import refused, unreachable
 from wasim.transports.config import ListenerConfig
@@ -49,9 +49,26 @@ class WebSocketListener(PushListener):
         except InvalidStatus as exc:
             response = exc.response
             body = response.body.decode(errors="replace") if response.body else ""
-            raise refused(url, response.status_code, body, "bad token or wrong path") from None
+            if response.status_code == 403 and await self._refuses_any_path(url, headers):
+                # Starlette and others answer 403 to an upgrade at a path with no route too.
+                raise AuthError(
+                    f"{url} refused the WebSocket (HTTP 403): a bad token, or no WebSocket "
+                    "there (this server answers 403 at a path that does not exist too)"
+                ) from None
+            raise refused(url, response.status_code, body, "bad token", "WebSocket") from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise unreachable(url, exc) from None
+
+    async def _refuses_any_path(self, url: str, headers: dict[str, str]) -> bool:
+        """Whether an upgrade at a path that surely does not exist is refused with 403 too."""
+        nowhere = url.rstrip("/") + "-wasim-no-such-path"
+        try:
+            async with connect(nowhere, additional_headers=headers, open_timeout=5):
+                return False
+        except InvalidStatus as exc:
+            return exc.response.status_code == 403
+        except (OSError, TimeoutError, InvalidHandshake):
+            return False
 
     async def _pump(self) -> None:
         assert self._ws is not None
