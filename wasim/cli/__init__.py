@@ -5,6 +5,7 @@ from __future__ import annotations
 from wasim.cli import (
     bench,  # noqa: F401
     listen,  # noqa: F401
+    probe,  # noqa: F401
     send,  # noqa: F401
     serve,  # noqa: F401  (each module registers its commands on `app`)
 )

@@ -1,0 +1,135 @@
+"""`wasim probe`: learn a backend nobody has measured yet and write a scenario for it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from wasim import defaults
+from wasim.cli._app import app, console, run
+from wasim.probe import ProbeOptions, ProbeReport, probe
+from wasim.probe.models import DEFAULT_SETUP_BODY
+from wasim.probe.push import event_line
+
+_MARKS = {"ok": "[green]✓[/]", "missing": "[red]✗[/]", "warning": "[yellow]![/]"}
+
+
+@app.command("probe")
+def probe_command(
+    url: Annotated[str, typer.Argument(help="Base URL of the backend.")] = defaults.BASE_URL,
+    webhook_path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
+    app_secret: Annotated[
+        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs webhooks.")
+    ] = defaults.APP_SECRET,
+    verify_token: Annotated[
+        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="The verify token configured there.")
+    ] = defaults.VERIFY_TOKEN,
+    token: Annotated[
+        str | None, typer.Option(help="The probe user's token, as is (no minting, no login).")
+    ] = None,
+    jwt_secret: Annotated[
+        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret to mint the user's JWT with.")
+    ] = defaults.JWT_SECRET,
+    jwt_claim: Annotated[str, typer.Option(help="Claim carrying the user id.")] = (
+        defaults.JWT_CLAIM
+    ),
+    jwt_algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    login_path: Annotated[
+        str | None, typer.Option(help="Log in with this request instead of minting a JWT.")
+    ] = None,
+    login_body: Annotated[
+        str, typer.Option(help="Login JSON body; {user} is the user's name.")
+    ] = '{"username": "{user}"}',
+    login_token: Annotated[
+        str, typer.Option(help="Dotted path of the token in the login answer.")
+    ] = "token",
+    setup_path: Annotated[
+        str, typer.Option(help="Setup call that opens a conversation with a contact.")
+    ] = defaults.CONVERSATIONS_PATH,
+    setup_body: Annotated[
+        str, typer.Option(help="Setup JSON body; {user}, {contact.phone}, {contact.name}.")
+    ] = DEFAULT_SETUP_BODY,
+    setup_capture: Annotated[
+        list[str] | None,
+        typer.Option(help="name=path to keep from the setup answer (conversation_id=id)."),
+    ] = None,
+    no_setup: Annotated[
+        bool, typer.Option(help="Make no setup call: messages reach users without one.")
+    ] = False,
+    conversations_path: Annotated[
+        str, typer.Option(help="Conversation list path (polling).")
+    ] = defaults.CONVERSATIONS_PATH,
+    detail_path: Annotated[
+        str | None, typer.Option(help="One conversation's path, with {id} (default: list/{id}).")
+    ] = None,
+    socketio_path: Annotated[str, typer.Option(help="Socket.IO path.")] = defaults.SOCKETIO_PATH,
+    stream_path: Annotated[str, typer.Option(help="SSE path.")] = defaults.STREAM_PATH,
+    ws_path: Annotated[str, typer.Option(help="WebSocket path.")] = defaults.WS_PATH,
+    auth_field: Annotated[str, typer.Option(help="Socket.IO auth field for the token.")] = (
+        "token"
+    ),
+    token_in: Annotated[
+        str, typer.Option(help="SSE/WebSocket token place: header or query.")
+    ] = "header",
+    metrics_path: Annotated[str, typer.Option(help="Prometheus metrics path.")] = "/metrics",
+    user: Annotated[str, typer.Option(help="The probe's user.")] = "probe1",
+    phone: Annotated[
+        str | None, typer.Option(help="The contact phone to write from (default: a fresh one).")
+    ] = None,
+    timeout: Annotated[
+        str, typer.Option(help="How long to wait for each answer and event (5s).")
+    ] = "5s",
+    users: Annotated[int, typer.Option(help="Users in the written scenario.")] = 5,
+    rate: Annotated[float, typer.Option(help="Messages per second in the written scenario.")] = 5.0,
+    duration: Annotated[
+        str, typer.Option(help="Traffic duration in the written scenario (5s, 1m).")
+    ] = "5s",
+    write: Annotated[
+        str, typer.Option(help="Scenario file to write ('' for none).")
+    ] = "scenario.toml",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Probe a backend: handshake, signature, token, push transports, polling endpoints, where
+    one signed message shows; write a scenario that `wasim bench` runs unchanged.
+
+    Example: wasim probe http://127.0.0.1:3000 --login-path /auth/login --write app.toml
+    """
+
+    async def go() -> ProbeReport:
+        options = ProbeOptions.from_cli(
+            url=url, webhook_path=webhook_path, app_secret=app_secret,
+            verify_token=verify_token, token=token, jwt_secret=jwt_secret, jwt_claim=jwt_claim,
+            jwt_algorithm=jwt_algorithm, login_path=login_path, login_body=login_body,
+            login_token=login_token, setup_path=None if no_setup else setup_path,
+            setup_body=setup_body, setup_capture=setup_capture or ["conversation_id=id"],
+            conversations_path=conversations_path, detail_path=detail_path,
+            socketio_path=socketio_path, stream_path=stream_path, ws_path=ws_path,
+            auth_field=auth_field, token_in=token_in, metrics_path=metrics_path, user=user,
+            phone=phone, timeout=timeout, users=users, rate=rate, duration=duration,
+            write=write or None,
+        )  # fmt: skip
+        return await probe(options)
+
+    report = run(go())
+    render_probe(report, as_json)
+
+
+def render_probe(report: ProbeReport, as_json: bool) -> None:
+    if as_json:
+        console.print_json(report.model_dump_json())
+        return
+    console.print(f"wasim probe: {report.options.url}", highlight=False)
+    events = {f"{finding.kind} {finding.path}": finding.events for finding in report.push}
+    for check in report.checks:
+        line = f"{_MARKS[check.verdict]} {escape(check.name)}: {escape(check.detail)}"
+        console.print(line, highlight=False, soft_wrap=True)
+        for event in events.get(check.name, []):
+            console.print(f"    {event_line(event)}", highlight=False, soft_wrap=True, markup=False)
+    if report.scenario_file:
+        console.print(
+            f"wrote {report.scenario_file}: run it with `wasim bench {report.scenario_file}`",
+            highlight=False,
+            soft_wrap=True,
+        )
