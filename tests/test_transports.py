@@ -137,7 +137,9 @@ async def test_transport_keeps_events_sent_before_connect_ack(kind: str) -> None
 
     async def replay_on_connect(sid: str, environ: object, auth: object) -> None:
         for n in (1, 2):
-            await sio.emit("new_message", {"event_id": n, "message": {"wamid": f"wamid.w{n}"}}, to=sid)
+            await sio.emit(
+                "new_message", {"event_id": n, "message": {"wamid": f"wamid.w{n}"}}, to=sid
+            )
 
     sio.on("connect", replay_on_connect)
     with ServerThread(socketio.ASGIApp(sio)) as server:

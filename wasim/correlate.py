@@ -100,9 +100,9 @@ def locate(document: Any, key: str, markers: Mapping[str, str] | None = None) ->
             if node == key or (marker is not None and f"#{marker}" in node):
                 return prefix
             return None
-        items = node.items() if isinstance(node, dict) else enumerate(node)
         if not isinstance(node, dict | list):
             return None
+        items = node.items() if isinstance(node, dict) else enumerate(node)
         for name, value in items:
             found = walk(value, f"{prefix}.{name}" if prefix else str(name))
             if found is not None:
@@ -151,6 +151,7 @@ class Matcher:
         if len(found) > 1:
             unique: dict[str, Match] = {}
             for match in found:
-                unique.setdefault(match.key, match)
+                if match.key not in unique or match.how == "id":
+                    unique[match.key] = match  # the id itself says more than its text's marker
             found = list(unique.values())
         return found

@@ -122,7 +122,23 @@ def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
         not_modified=total("not_modified"),
         errors=total("errors"),
         reconnects=total("reconnects"),
+        etags=total("etags"),
+        matched_by=_sum_counts(part.result.matched_by for part in parts),
+        unmatched=total("unmatched"),
+        unmatched_keys={
+            event: keys for part in parts for event, keys in part.result.unmatched_keys.items()
+        },
+        failed_clients=total("failed_clients"),
+        failure=next((part.result.failure for part in parts if part.result.failure), ""),
     )
+
+
+def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for count in counts:
+        for name, value in count.items():
+            summed[name] = summed.get(name, 0) + value
+    return summed
 
 
 UNMATCHED_SHOWN = 3  # event names whose keys the report shows
@@ -317,7 +333,7 @@ def matching_warnings(group: GroupResult) -> list[str]:
     """What a reader must know about how a group's deliveries were found, or not."""
     warnings = []
     if group.failed:
-        warnings.append(f"{group.name} measured nothing: {group.failure}")
+        warnings.append(f"{group.name}: {group.failure}; this column measured nothing")
         return warnings
     if group.unmatched:
         shown = "; ".join(

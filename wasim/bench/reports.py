@@ -34,7 +34,8 @@ def markdown(result: BenchResult) -> str:
 
 
 def junit(result: BenchResult) -> str:
-    """One test case per threshold (and per compared baseline figure)."""
+    """One test case per threshold (and per compared baseline figure, and per column that
+    could not connect)."""
     suite_name = f"wasim bench {result.scenario}"
     cases: list[ET.Element] = []
     for outcome in result.thresholds:
@@ -44,6 +45,13 @@ def junit(result: BenchResult) -> str:
             failure = ET.SubElement(case, "failure", message=outcome.message, type="threshold")
             failure.text = outcome.message
         cases.append(case)
+    for group in result.groups:
+        if group.failed:
+            name = f"{group.name} connects"
+            case = ET.Element("testcase", classname=f"wasim.bench.{result.scenario}", name=name)
+            message = f"{group.name} could not connect: {group.failure}"
+            ET.SubElement(case, "failure", message=message, type="connect").text = message
+            cases.append(case)
     for r in result.regressions:
         case = ET.Element(
             "testcase", classname=f"wasim.bench.{result.scenario}.baseline", name=r.figure

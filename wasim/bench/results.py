@@ -40,7 +40,8 @@ JSON document (`BenchResult.to_dict()`); fields are only ever added within a sch
     figures       {dotted figure name: number}: what thresholds and baselines read
     thresholds    [{expression, figure, actual, passed, message}]
     regressions   [{figure, baseline, actual, change, passed}]
-    passed        every threshold held and no regression beyond the allowance
+    passed        every threshold held, no regression beyond the allowance, every column
+                  could connect
 """
 
 from __future__ import annotations
@@ -377,7 +378,8 @@ class BenchResult:
 
     @property
     def passed(self) -> bool:
-        return all(o.passed for o in self.thresholds) and all(r.passed for r in self.regressions)
+        """Every threshold held, no regression, and every column could connect."""
+        return not self.failures()
 
     @property
     def delivery_ratio(self) -> float:
@@ -398,7 +400,8 @@ class BenchResult:
         return figures
 
     def failures(self) -> list[str]:
-        failed = [o.message for o in self.thresholds if not o.passed]
+        failed = [f"{g.name} could not connect: {g.failure}" for g in self.groups if g.failed]
+        failed += [o.message for o in self.thresholds if not o.passed]
         failed += [
             f"{r.figure} regressed {r.change:+.0%} against the baseline "
             f"({r.baseline:.4g} → {r.actual:.4g})"

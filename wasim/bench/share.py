@@ -122,7 +122,7 @@ class Share:
         if not isinstance(errors[0], WasimError):
             raise errors[0]
         self._first_error = self._first_error or errors[0]
-        client.failed = f"{client.kind}: {errors[0]}"
+        client.failed = str(errors[0])
         await asyncio.gather(*(lst.close() for lst in client.listeners), return_exceptions=True)
 
     def _check_connected(self) -> None:

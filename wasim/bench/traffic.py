@@ -60,9 +60,7 @@ def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None)
         markers=scenario.match.marker,
     )
     plan = build_plan(factory, spec, scenario.backend.app_secret)
-    return [
-        Planned(delivery, _senders(delivery.body), dict(delivery.markers)) for delivery in plan
-    ]
+    return [Planned(delivery, _senders(delivery.body), dict(delivery.markers)) for delivery in plan]
 
 
 def _senders(body: bytes) -> dict[str, str]:

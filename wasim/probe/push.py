@@ -42,25 +42,11 @@ class Tap:
         return self.task is not None and not self.task.done()
 
 
-def where(document: Any, key: str, markers: Mapping[str, str]) -> str | None:
-    """`correlate.locate`, over a copy whose numbers, booleans and nulls are "" (`locate`
-    raises TypeError on them as of 4e5bdf0); the dotted path of the id or marker, or None."""
-
-    def strings_only(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {name: strings_only(value) for name, value in node.items()}
-        if isinstance(node, list):
-            return [strings_only(value) for value in node]
-        return node if isinstance(node, str) else ""
-
-    return locate(strings_only(document), key, markers)
-
-
 def found_at(document: Any, key: str, markers: Mapping[str, str]) -> tuple[How, str] | None:
     """How and where `key` sits in `document`: its exact id first, else its text's marker."""
-    if (path := where(document, key, {})) is not None:
+    if (path := locate(document, key, {})) is not None:
         return "id", path
-    if (path := where(document, key, markers)) is not None:
+    if (path := locate(document, key, markers)) is not None:
         return "marker", path
     return None
 

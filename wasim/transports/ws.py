@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from wasim.errors import AuthError
+from wasim.errors import AuthError, ProtocolError
 from wasim.transports._push import PushListener
 from wasim.transports._target import refused, unreachable
 from wasim.transports.config import ListenerConfig
