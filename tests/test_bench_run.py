@@ -175,12 +175,10 @@ drain = "1.5s"
 [[clients]]
 kind = "socketio"
 socketio_path = "/rt"
-event_new_message = "wa:message"
 
 [[clients]]
 kind = "sse"
 stream_path = "/v2/events"
-event_new_message = "wa:message"
 
 [[clients]]
 kind = "poll"

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from wasim.bench import load, loads
 from wasim.bench.baseline import compare, load_baseline
 from wasim.bench.loader import apply_overrides
+from wasim.bench.runner import run_seed
 from wasim.bench.thresholds import evaluate, parse_threshold
+from wasim.bench.traffic import plan_traffic
 from wasim.cli._app import app
 from wasim.errors import ConfigError
 
@@ -208,3 +210,20 @@ def test_bench_unknown_key_names_its_table_on_the_terminal(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["bench", str(path), "--no-progress"])
     assert result.exit_code == 2
     assert "did you mean url? (valid keys of [backend]: url, spawn," in result.output
+
+
+def wamids_of_run(text: str, seed: int) -> list[str]:
+    return [w for p in plan_traffic(loads(text), ["5215500000001"], seed) for w in p.senders]
+
+
+def test_bench_seed_is_fresh_each_run_unless_the_scenario_gives_one() -> None:
+    fresh, given = loads(VALID), loads(VALID.replace("rate = 5", "rate = 5\nseed = 7"))
+    assert len({run_seed(fresh) for _ in range(5)}) == 5
+    assert {run_seed(given) for _ in range(5)} == {7}
+
+
+def test_bench_same_seed_sends_the_same_ids_and_markers() -> None:
+    first, again, other = (wamids_of_run(VALID, seed) for seed in (7, 7, 8))
+    assert first == again and not set(first) & set(other)
+    marked = plan_traffic(loads(VALID), ["5215500000001"], 7)
+    assert all(p.markers.keys() == p.senders.keys() for p in marked)

@@ -184,9 +184,6 @@ class ClientGroup(_Model):
     socketio_path: str = defaults.SOCKETIO_PATH
     auth_field: str = "token"
     token_in: Literal["header", "query"] = "header"
-    event_new_message: str = defaults.EVENT_NEW_MESSAGE
-    event_conversation_updated: str = defaults.EVENT_CONVERSATION_UPDATED
-    event_message_status: str = defaults.EVENT_MESSAGE_STATUS
 
     @property
     def label(self) -> str:

@@ -24,11 +24,7 @@ _DEFAULT_PATHS = {
     "sse": ("stream_path", defaults.STREAM_PATH),
     "ws": ("ws_path", defaults.WS_PATH),
 }
-_ROLES = (
-    ("event_new_message", "new_message"),
-    ("event_conversation_updated", "conversation_updated"),
-    ("event_message_status", "message_status"),
-)
+_ROLES = ("new_message", "conversation_updated", "message_status")
 
 
 def toml_value(value: Any) -> str:
@@ -180,7 +176,7 @@ def _match(out: _Toml, report: ProbeReport) -> None:
         out.comment(f"id_paths = {toml_value(paths)}")
 
 
-Field = tuple[str, Any, str | None]  # key, value, comment
+Field = tuple[str | None, Any, str | None]  # key, value, comment; no key: a comment line
 
 
 @dataclass(frozen=True)
@@ -232,13 +228,14 @@ def _push_fields(finding: PushFinding) -> list[Field]:
     fields: list[Field] = []
     if finding.path != default:
         fields.append((options_key, finding.path, None))
-    for key, role in _ROLES:
+    for role in _ROLES:
         name = getattr(finding, role)
         if name is None:
             continue
         event = next(e for e in finding.events if e.name == name)
         what = "the status id" if event.carries == "status" else f"the message {event.how}"
-        fields.append((key, name, f"carried {what} at {event.path}"))
+        # Bench keeps every event whatever its name; the names are for the reader.
+        fields.append((None, None, f"event {name!r} carried {what} at {event.path}"))
     return fields
 
 
@@ -262,7 +259,10 @@ def _group(out: _Toml, group: Group) -> None:
         out.table("clients", array=True)
         out.key("kind", group.kind, group.note)
         for key, value, note in group.fields:
-            out.key(key, value, note)
+            if key is None:
+                out.comment(note or "")
+            else:
+                out.key(key, value, note)
         return
     out.lines.append("")
     out.comment(f"{group.kind} connected, but nothing it received carried the probe's message:")
