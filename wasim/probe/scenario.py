@@ -157,6 +157,8 @@ def _users_and_traffic(out: _Toml, options: ProbeOptions) -> None:
     out.table("traffic")
     out.key("rate", options.rate, "inbound messages per second, all users together")
     out.key("duration", f"{options.duration:g}s")
+    if options.duration >= 3:
+        out.key("warmup", "1s", "sent, not measured: first connections and caches stay out")
 
 
 def _match(out: _Toml, report: ProbeReport) -> None:
