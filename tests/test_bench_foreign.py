@@ -149,3 +149,14 @@ def test_bench_foreign_backend_wrong_login_stops_the_run_with_one_line(
     code, _, output = bench(tmp_path, text)
     assert code == 3
     assert output.count("\n") == 1 and "/auth/nope" in output
+
+
+def test_bench_foreign_backend_events_at_the_wrong_path_are_reported_with_their_keys(
+    tmp_path: Path, foreign_url: str
+) -> None:
+    wrong = '\n[match]\nid_paths = ["message.wamid"]\nmarker = false\n'
+    code, document, _ = bench(tmp_path, scenario(foreign_url, PUSH) + wrong)
+    socketio = next(g for g in document["groups"] if g["name"] == "socketio")
+    assert code == 0 and socketio["delivered"] == 0 and socketio["unmatched"] > 0
+    assert "data.msg.whatsapp_id" in socketio["unmatched_keys"]["chat:message"]
+    assert any("carried no id or marker" in w and "id_paths" in w for w in document["warnings"])
