@@ -37,7 +37,7 @@ async def _progress(share: Share) -> None:
 
 async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
     scenario = Scenario.model_validate(job["scenario"])
-    prepared = Prepared.from_dict(job["prepared"])
+    prepared = Prepared.model_validate(job["prepared"])
     async with http_client() as http:
         share = Share(scenario, job["url"], prepared, http, job["part"], job["parts"])
         try:
@@ -61,7 +61,7 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await progress
             report = await share.finish()
-            write_record({"type": "result", **report.to_dict()})
+            write_record({"type": "result", **report.model_dump(mode="json")})
         finally:
             await share.close()
 

@@ -19,12 +19,12 @@ from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
 from wasim.bench.measure import matching_warnings, merge_parts, schedule
 from wasim.bench.prepare import Prepared, prepare
-from wasim.bench.results import BenchResult, Saturation, TrafficSummary
+from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
 from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import Listeners, Local, Share, http_client
 from wasim.bench.spread import Spread
-from wasim.bench.thresholds import Outcome, evaluate, parse_threshold
+from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
 
@@ -96,22 +96,22 @@ async def run_bench(
             await run.close_clients()
             await run.sender.close()
     result.thresholds = [
-        _on_failed_column(evaluate(parse_threshold(expression), result.figures()), result)
+        _on_failed_column(evaluate(parse_threshold(expression), result.figures), result)
         for expression in scenario.thresholds
     ]
     if baseline is not None:
-        result.regressions = compare(baseline, result.figures(), max_regression)
+        result.regressions = compare(baseline, result.figures, max_regression)
     return result
 
 
-def _on_failed_column(outcome: Outcome, result: BenchResult) -> Outcome:
+def _on_failed_column(verdict: Verdict, result: BenchResult) -> Verdict:
     """A threshold on a column that could not connect fails, saying why."""
-    group = outcome.threshold.figure.split(".", 1)[0]
+    group = verdict.figure.split(".", 1)[0]
     for measured in result.groups:
         if measured.name == group and measured.failed:
-            message = f"{outcome.threshold.expression}: FAILED ({measured.failure})"
-            return Outcome(outcome.threshold, outcome.actual, False, message)
-    return outcome
+            message = f"{verdict.expression}: FAILED ({measured.failure})"
+            return verdict.model_copy(update={"passed": False, "message": message})
+    return verdict
 
 
 def run_seed(scenario: Scenario) -> int:
@@ -254,10 +254,10 @@ class _Run:
 
     def _load_warnings(self, saturation: Saturation) -> list[str]:
         warnings = []
-        if self.processes > saturation.cores > 0:
+        if self.processes > saturation.machine.cores > 0:
             warnings.append(
-                f"{self.processes} listener processes on {saturation.cores} cores: they compete "
-                "for CPU with each other, the sender and the backend"
+                f"{self.processes} listener processes on {saturation.machine.cores} cores: they "
+                "compete for CPU with each other, the sender and the backend"
             )
         warnings += [f"SUSPECT: {reason}" for reason in saturation.reasons]
         return warnings

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from wasim.bench.clients import Client, build_clients
 from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
@@ -36,28 +36,12 @@ def process_name(part: int, parts: int) -> str:
     return f"listener process {part + 1}/{parts}"
 
 
-@dataclass
-class ShareReport:
+class ShareReport(BaseModel):
     """What one listener process measured: per group, its load, and what went wrong."""
 
     load: ProcessLoad
     groups: list[GroupPart]
     warnings: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "load": self.load.as_dict(),
-            "groups": [group.to_dict() for group in self.groups],
-            "warnings": self.warnings,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ShareReport:
-        return cls(
-            ProcessLoad.from_dict(data["load"]),
-            [GroupPart.from_dict(group) for group in data["groups"]],
-            list(data["warnings"]),
-        )
 
 
 class Share:
@@ -175,7 +159,7 @@ class Share:
             for group in self.scenario.clients
         ]
         await self.close()
-        return ShareReport(load, groups, self.warnings)
+        return ShareReport(load=load, groups=groups, warnings=self.warnings)
 
     async def close(self) -> None:
         listeners = [lst for c in self.clients for lst in c.listeners]

@@ -75,7 +75,7 @@ class _Child:
                     if kind == "ready":
                         self.clients = int(record["clients"])
                     if kind == "result":
-                        self.report = ShareReport.from_dict(record)
+                        self.report = ShareReport.model_validate(record)
                     self.steps[kind].set()
             if self.report is None and self.error is None:
                 code = await self.process.wait()
@@ -105,7 +105,7 @@ class Spread:
         job = {
             "scenario": self.scenario.model_dump(mode="json"),
             "url": self.base_url,
-            "prepared": self.prepared.to_dict(),
+            "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
         }
         for part in range(self.processes):

@@ -206,12 +206,12 @@ def send_table(report: SendReport) -> Table:
         ("retries", report.retries),
         ("duplicates", report.duplicates),
         ("gave up", report.gave_up),
-        ("receiver latency", _ms(latency.p50_ms, latency.p95_ms, latency.p99_ms, latency.max_ms)),
+        ("receiver latency", _ms(latency.p50, latency.p95, latency.p99, latency.max)),
         (
             "Meta guidance",
             f"{verdict} (median ≤ {GUIDANCE_MEDIAN_MS:.0f} ms, < 1% over 1 s: {report.slow} over)",
         ),
-        ("schedule lag", _ms(lag.p50_ms, lag.p95_ms, lag.p99_ms, lag.max_ms)),
+        ("schedule lag", _ms(lag.p50, lag.p95, lag.p99, lag.max)),
     ]
     for key, value in rows:
         table.add_row(key, str(value))

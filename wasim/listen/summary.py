@@ -149,7 +149,7 @@ class Summary:
             "by_poll": self.by_poll,
             "poll_requests": self.poll_requests,
             "duration": round(self.duration, 3),
-            "latency_ms": self.latency.summary().as_dict(),
+            "latency_ms": self.latency.summary().model_dump(),
             "latency_source": self.latency_source,
             "matched": self.matched,
             "matched_by": dict(self.matched_by),
