@@ -1,8 +1,8 @@
-"""What matching received events to sent messages costs: CPU per event, and listener capacity.
+"""What matching received events to sent messages costs: CPU per event, memory, capacity.
 
-Run: python benchmarks/matcher.py                  # the full run, ~6 minutes on 2 cores
-     python benchmarks/matcher.py --count 2000     # a quick one
-     python benchmarks/matcher.py --part throughput
+Run: python benchmarks/matcher.py                  # everything, ~6 minutes on 2 cores
+     python benchmarks/matcher.py --count 2000     # a quick run
+     python benchmarks/matcher.py --part throughput   (or held, capacity)
 
 1. Matching throughput, in this process, CPU only. Events shaped like the bundled backend's
    `new_message` and `conversation_updated` (captured from `wasim serve`) and like a foreign
@@ -11,15 +11,19 @@ Run: python benchmarks/matcher.py                  # the full run, ~6 minutes on
    by (a) the baseline: commit 8f6ce5e's fixed-key `wamids_of` and a dict lookup, (b) `Matcher`
    searching every string (the default) and (c) `Matcher` looking only at configured `paths`.
    The three alternate, in a rotating order, for `--match-rounds` rounds of `--events` events;
-   it prints events/s (median, min-max), the ratio to the baseline and how many events each
-   variant matched.
-2. Listener capacity with default matching. `--count` lean Socket.IO listeners (the client
+   it prints events/s (median, min-max), the ratio to the baseline (of the medians, and the
+   per-round range) and how many events each variant matched.
+2. Held ids. `wasim listen` remembers, per listener, the ids it has delivered (up to
+   HELD_PER_LISTENER) so each message counts once; 8f6ce5e kept nothing per listener. Events
+   go through the runner's own delivery (parse, match, `Run._deliver`) and tracemalloc gives
+   the memory kept per listener after 1 … 8,192 messages each.
+3. Listener capacity with default matching. `--count` lean Socket.IO listeners (the client
    `wasim listen` picks above 1,000) over `--processes` processes against the bundled backend
    follow a send ledger. Every user is sent one message (signed webhooks of 100 messages, as
    benchmarks/listen.py does) whose id is written to the ledger just before its POST, so each
    event goes through the matcher and must reach its listener with a latency from the ledger.
    The baseline is the code of commit 8f6ce5e, checked out in a temporary git worktree and run
-   with the same python (PYTHONPATH), alternating with the current tree: baseline, current, …
+   with the same python (PYTHONPATH), alternating with the current code: baseline, current, …
    `--rounds` times each. Each round holds its listeners in a child process running whichever
    `wasim` it is given. It prints connected, RSS per listener once connected (the growth of the
    listener processes over the count, as benchmarks/listen.py) and again after the broadcast
@@ -41,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +64,7 @@ from wasim.server import spawn_backend
 from wasim.tokens import mint_token
 from wasim.transports import ListenerConfig
 
-# wasim.correlate is imported where it is used: the listener side of part 2 also runs the
+# wasim.correlate is imported where it is used: the listener side of part 3 also runs the
 # baseline's tree, which has no such module.
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +77,8 @@ PATHS = {
 DELIVERY_S = 120.0  # a broadcast not delivered by then is reported as it stands
 TARGET = 1.10  # current RSS per listener <= TARGET x the baseline
 WEBHOOK = defaults.WEBHOOK_PATH
+HELD_LISTENERS = 10
+HELD_DEPTHS = (1, 100, 1_000, 4_096, 8_192)  # messages each listener receives
 Find = Callable[[Any], list[Any]]
 
 
@@ -213,7 +220,46 @@ def throughput(size: int, events: int, rounds: int) -> None:
             )
 
 
-# ---- part 2: listener capacity -------------------------------------------------------------
+# ---- part 2: held ids ----------------------------------------------------------------------
+
+
+def held_memory(listeners: int, depths: tuple[int, ...]) -> None:
+    """Memory a listener keeps per message it has held, through the listen runner's own path."""
+    from wasim.correlate import Matcher
+    from wasim.listen.runner import HELD_PER_LISTENER, Run
+    from wasim.transports.base import Received
+
+    print(f"\nheld ids: what `wasim listen` keeps per listener to count each message once "
+          f"(HELD_PER_LISTENER = {HELD_PER_LISTENER:,}; 8f6ce5e kept none); {listeners} "
+          f"listeners, new_message events parsed, matched and delivered, tracemalloc",
+          flush=True)  # fmt: skip
+    print(f"{'messages per listener':>21} {'KB per listener':>15} {'bytes per held id':>17}")
+    rng = random.Random(20261129)
+    for depth in depths:
+        sent = [[new_wamid(rng, f"52155{n:08d}") for _ in range(depth)] for n in range(listeners)]
+        matcher = Matcher({wamid: 0.0 for wamids in sent for wamid in wamids})
+        bodies = [
+            [json.dumps(bundled_events(wamid, n)[0]).encode() for wamid in wamids]
+            for n, wamids in enumerate(sent)
+        ]
+        who = (Credential("user1", "-"),)
+        run = Run(ListenOptions(credentials=who, tail=False), lambda record: None)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for j in range(depth):
+            for n in range(listeners):
+                data = json.loads(bodies[n][j])
+                item = Received("socketio", f"user{n}", "new_message", data, time.time())
+                # What Run._consume does for each event, without a connection or a ledger file.
+                run._deliver(item, n, matcher.find(data), None, None)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        held = min(depth, HELD_PER_LISTENER)
+        print(f"{depth:>21,} {grown / listeners / 1024:>15.1f} "
+              f"{grown / listeners / held:>17.0f}", flush=True)  # fmt: skip
+
+
+# ---- part 3: listener capacity -------------------------------------------------------------
 
 
 @dataclass
@@ -509,13 +555,13 @@ def verdict(results: dict[str, list[Round]], count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--part", choices=("all", "throughput", "capacity"), default="all")
+    add("--part", choices=("all", "throughput", "held", "capacity"), default="all")
     add("--ids", type=int, default=100_000, help="sent ids (and markers) in the index")
     add("--events", type=int, default=200_000, help="events per throughput measurement")
     add("--match-rounds", type=int, default=7, help="throughput rounds")
     add("--count", type=int, default=10_000, help="listeners per capacity round")
     add("--processes", type=int, default=2, help="listener processes")
-    add("--rounds", type=int, default=2, help="capacity rounds of each side")
+    add("--rounds", type=int, default=3, help="capacity rounds of each side")
     add("--baseline", default=BASELINE, help="commit whose code is the baseline")
     add("--current", default=None, help="run this commit as the current side (from a worktree) "
         "instead of this checkout, e.g. HEAD while others edit wasim/")  # fmt: skip
@@ -526,8 +572,15 @@ def main() -> None:
         return
     if args.part in ("all", "throughput"):
         throughput(args.ids, args.events, args.match_rounds)
+    if args.part in ("all", "held"):
+        held_memory(HELD_LISTENERS, HELD_DEPTHS)
     if args.part in ("all", "capacity"):
-        asyncio.run(capacity(args.count, args.processes, args.rounds, args.baseline, args.current))
+        try:
+            asyncio.run(
+                capacity(args.count, args.processes, args.rounds, args.baseline, args.current)
+            )
+        except KeyboardInterrupt:
+            sys.exit(130)  # every process, worktree and file of the run is gone by now
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from wasim.bench import loads, run_bench
 from wasim.bench.measure import GroupPart, merge_parts
 from wasim.bench.results import GroupResult, ProcessLoad
 from wasim.bench.saturation import MachineLoad, assess
-from wasim.bench.scenario import Load, default_processes
+from wasim.bench.scenario import Load
 from wasim.cli._app import app
 from wasim.errors import AuthError
 from wasim.stats import LatencyHistogram
+from wasim.workers import default_processes
 
 
 def scenario(url: str, load: str = "", seed: int = 1) -> str:
@@ -157,7 +158,7 @@ def test_merge_parts_equals_recording_everything_in_one_histogram() -> None:
     ("clients", "cores", "processes"),
     [
         pytest.param(60, 8, 1, id="seed"),
-        pytest.param(1200, 8, 3, id="per-500"),
+        pytest.param(2200, 8, 3, id="per-1000"),
         pytest.param(10_000, 4, 4, id="capped-by-cores"),
     ],
 )

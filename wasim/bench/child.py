@@ -15,7 +15,7 @@ from wasim.bench.scenario import Scenario
 from wasim.bench.share import Share, http_client
 from wasim.bench.spread import LINE_LIMIT
 from wasim.errors import WasimError
-from wasim.listen.processes import error_record, write_record
+from wasim.workers import error_record, write_record
 
 PROGRESS_EVERY = 0.1
 

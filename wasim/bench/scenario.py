@@ -8,41 +8,28 @@ the webhook traffic, the client groups (one column each in the report), the load
 
 from __future__ import annotations
 
-import math
-import os
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from wasim import defaults
+from wasim.errors import ConfigError
+from wasim.units import parse_duration
+from wasim.workers import default_processes
 
 Kind = Literal["poll", "poll-optimized", "socketio", "sse", "ws", "hybrid"]
 POLL_KINDS = ("poll", "poll-optimized")
-PUSH_KINDS = ("socketio", "sse", "ws")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a text such as `500ms`, `30s`, `2m`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s or 500ms")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValueError(f"{value!r} is not a duration such as 30s or 500ms")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:  # pydantic reports a ValueError as the field's problem
+        raise ValueError(str(exc).removeprefix("a duration ")) from None
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(_duration)]
 
 
 class _Model(BaseModel):
@@ -237,24 +224,16 @@ class Load(_Model):
     """The load generator: its listener processes, and the limits past which it is saturated.
 
     `processes` spreads the clients over that many child processes (one: this process); by
-    default one per `CLIENTS_PER_PROCESS` clients, at most one per core. `max_loop_lag` (p99)
-    and `max_cpu` (% of one core) apply to each listener process, `max_machine_cpu` (% of all
-    cores) to the whole machine: past any of them the run is marked suspect.
+    default one per `wasim.workers.CLIENTS_PER_PROCESS` clients, at most one per core.
+    `max_loop_lag` (p99) and `max_cpu` (% of one core) apply to each listener process,
+    `max_machine_cpu` (% of all cores) to the whole machine: past any of them the run is
+    marked suspect.
     """
 
     processes: int | None = Field(default=None, ge=1, le=256)
     max_loop_lag: Duration = 0.025
     max_cpu: float = Field(default=90.0, ge=0)
     max_machine_cpu: float = Field(default=90.0, ge=0, le=100)
-
-
-CLIENTS_PER_PROCESS = 500
-
-
-def default_processes(clients: int, cores: int | None = None) -> int:
-    """One listener process per `CLIENTS_PER_PROCESS` clients, capped by the machine's cores."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(math.ceil(clients / CLIENTS_PER_PROCESS), cores))
 
 
 class Scenario(_Model):

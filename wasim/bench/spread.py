@@ -29,7 +29,7 @@ from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import ShareReport, process_name
 from wasim.errors import TargetError, WasimError
-from wasim.listen.processes import error_from, spawn_child
+from wasim.workers import error_from, spawn_child
 
 LINE_LIMIT = 1 << 26  # a child's result holds per-user costs and histograms of every group
 STEPS = ("ready", "drained", "result")

@@ -46,7 +46,7 @@ def bench_command(
         typer.Option(
             min=1,
             help="Listener processes to spread the clients over (default: the scenario's "
-            "[load] processes, else one per 500 clients, at most one per core).",
+            "[load] processes, else one per 1,000 clients, at most one per core).",
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,

@@ -11,11 +11,16 @@ from wasim import defaults
 from wasim.cli._app import app, console, err_console, run
 from wasim.ledger import chosen
 from wasim.listen import ListenOptions, Summary, credentials
-from wasim.listen.processes import default_processes, listen_spread
+from wasim.listen.processes import listen_spread
 from wasim.listen.render import print_json, render_record, render_summary
-from wasim.listen.runner import parse_duration
 from wasim.transports import ListenerConfig
 from wasim.transports.config import TokenPlace
+from wasim.units import parse_duration
+from wasim.workers import default_processes
+
+
+def seconds(text: str | None, option: str) -> float | None:
+    return None if text is None else parse_duration(text, option)
 
 
 @app.command("listen")
@@ -147,9 +152,9 @@ def listen_command(
             credentials=tuple(who),
             per_user=per_user,
             ramp=ramp,
-            duration=parse_duration(duration, "--duration"),
-            fallback_poll=parse_duration(fallback_poll, "--fallback-poll"),
-            fallback_after=parse_duration(fallback_after, "--fallback-after") or 0.0,
+            duration=seconds(duration, "--duration"),
+            fallback_poll=seconds(fallback_poll, "--fallback-poll"),
+            fallback_after=parse_duration(fallback_after, "--fallback-after"),
             tail=not quiet,
             ledger=str(followed) if followed else None,
             id_paths=tuple(id_path or ()),

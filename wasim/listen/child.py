@@ -7,8 +7,9 @@ import json
 import sys
 
 from wasim.errors import WasimError
-from wasim.listen.processes import decode_options, error_record, write_record
+from wasim.listen.processes import decode_options
 from wasim.listen.runner import listen
+from wasim.workers import error_record, write_record
 
 emit = write_record
 
