@@ -10,8 +10,8 @@ from rich.console import Console
 from wasim.bench.expectation import Message, expected_wait, polling_expectation
 from wasim.bench.render import render_result
 from wasim.bench.results import BenchResult, ExpectedLatency, GroupResult, TrafficSummary
-from wasim.bench.scenario import PollPlan
 from wasim.stats import LatencySummary
+from wasim.transports.config import PollConfig
 
 
 def test_expected_wait_of_the_seed_is_the_first_of_three_pollers() -> None:
@@ -29,7 +29,7 @@ def test_expected_wait_when_a_newer_message_hides_it_from_the_list() -> None:
 
 
 def test_polling_expectation_prints_the_formula_and_averages_the_run() -> None:
-    plan = PollPlan(5.0, 2, 3.0, False, 0.0)
+    plan = PollConfig()
     messages = [Message(True), Message(True, gap_s=0.0)]
     expected = polling_expectation(plan, messages)
     assert expected.formula == "∫0^3 (1-t/5)^2 (1-t/3) dt"

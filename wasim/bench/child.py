@@ -12,7 +12,7 @@ from typing import Any
 from wasim.bench.measure import Sent
 from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
-from wasim.bench.share import Share, http_client
+from wasim.bench.share import ClientShare, http_client
 from wasim.bench.spread import LINE_LIMIT
 from wasim.errors import WasimError
 from wasim.workers import error_record, write_record
@@ -26,7 +26,7 @@ async def _next(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     return json.loads(line) if line.strip() else None
 
 
-async def _progress(share: Share) -> None:
+async def _progress(share: ClientShare) -> None:
     reported = -1
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
@@ -39,7 +39,7 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
     scenario = Scenario.model_validate(job["scenario"])
     prepared = Prepared.model_validate(job["prepared"])
     async with http_client() as http:
-        share = Share(scenario, job["url"], prepared, http, job["part"], job["parts"])
+        share = ClientShare(scenario, job["url"], prepared, http, job["part"], job["parts"])
         try:
             await share.connect()
             write_record({"type": "ready", "clients": len(share.clients)})

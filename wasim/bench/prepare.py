@@ -122,7 +122,7 @@ async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str
     )
 
 
-async def prepare(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
+async def set_up(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
     """Tokens for every user, then the setup requests per user and per contact."""
     users = scenario.users.user_names()
     tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in users}

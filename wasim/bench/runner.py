@@ -18,12 +18,12 @@ import httpx
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
 from wasim.bench.measure import matching_warnings, merge_parts, schedule
-from wasim.bench.prepare import Prepared, prepare
+from wasim.bench.prepare import Prepared, set_up
 from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
 from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
-from wasim.bench.share import Listeners, Local, Share, http_client
-from wasim.bench.spread import Spread
+from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_client
+from wasim.bench.spread import ChildProcesses
 from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
@@ -125,7 +125,7 @@ class _Run:
     def __init__(
         self,
         scenario: Scenario,
-        target: backends.Target,
+        target: backends.RunningBackend,
         http: httpx.AsyncClient,
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
@@ -137,7 +137,7 @@ class _Run:
         self.on_progress = on_progress
         self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
         self.processes = 1
-        self.listeners: Listeners | None = None
+        self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
         self.phase = "starting"
         self.started = time.time()
@@ -173,11 +173,11 @@ class _Run:
             )
         )
 
-    def _listeners(self, prepared: Prepared) -> Listeners:
+    def _listeners(self, prepared: Prepared) -> ClientProcesses:
         url = self.target.url
         if self.processes == 1:
-            return Local(Share(self.scenario, url, prepared, self.http))
-        return Spread(self.scenario, url, prepared, self.processes)
+            return InProcess(ClientShare(self.scenario, url, prepared, self.http))
+        return ChildProcesses(self.scenario, url, prepared, self.processes)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -185,7 +185,7 @@ class _Run:
         if warning:
             self.warnings.append(warning)
         self.phase = "setup"
-        prepared = await prepare(scenario, target.url, self.http)
+        prepared = await set_up(scenario, target.url, self.http)
         self.phase = "connecting"
         await self.sender.open()
         listeners = self.listeners = self._listeners(prepared)
@@ -248,7 +248,7 @@ class _Run:
             ),
             groups=groups,
             saturation=saturation,
-            server=backends.moved(server_before, server_after) if server_after else None,
+            server=backends.counter_deltas(server_before, server_after) if server_after else None,
             warnings=self.warnings,
         )
 

@@ -8,13 +8,14 @@ the webhook traffic, the client groups (one column each in the report), the load
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from wasim import defaults
 from wasim.errors import ConfigError
+from wasim.transports.config import PollConfig
 from wasim.units import parse_duration
 from wasim.workers import default_processes
 
@@ -177,47 +178,24 @@ class ClientGroup(_Model):
         return self.name or self.kind
 
     @property
-    def polling(self) -> PollPlan | None:
-        """The polling pattern of this group, with the kind's defaults filled in."""
+    def polling(self) -> PollConfig | None:
+        """The polling pattern of this group: its kind's defaults, then the group's values."""
         if self.kind == "poll":
-            base = PollPlan(5.0, 2, 3.0, False, 0.0)
+            base = PollConfig()
         elif self.kind == "poll-optimized":
-            base = PollPlan(10.0, 1, 5.0, True, 0.3)
+            base = PollConfig.optimized()
         elif self.kind == "hybrid":
-            base = PollPlan(self.fallback_interval, 1, None, True, 0.0)
+            base = PollConfig.fallback(self.fallback_interval)
         else:
             return None
-        return PollPlan(
-            self.list_interval if self.list_interval is not None else base.list_interval,
-            self.list_pollers if self.list_pollers is not None else base.list_pollers,
-            self.detail_interval if self.detail_interval is not None else base.detail_interval,
-            self.etag if self.etag is not None else base.etag,
-            self.hidden_share if self.hidden_share is not None else base.hidden_share,
-        )
-
-
-@dataclass(frozen=True)
-class PollPlan:
-    """Intervals of a polling client: the list from `list_pollers` places, the open chat."""
-
-    list_interval: float
-    list_pollers: int
-    detail_interval: float | None
-    etag: bool
-    hidden_share: float
-
-    @property
-    def requests_per_minute(self) -> float:
-        """Requests one visible client makes per minute."""
-        per_minute = self.list_pollers * 60.0 / self.list_interval
-        if self.detail_interval:
-            per_minute += 60.0 / self.detail_interval
-        return per_minute
-
-    @property
-    def interval(self) -> float:
-        """The shortest interval at which a new message can show up (the open chat's)."""
-        return self.detail_interval or self.list_interval
+        given: dict[str, Any] = {
+            "list_interval": self.list_interval,
+            "list_pollers": self.list_pollers,
+            "detail_interval": self.detail_interval,
+            "etag": self.etag,
+            "hidden_share": self.hidden_share,
+        }
+        return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 class Load(_Model):

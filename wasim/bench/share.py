@@ -2,9 +2,9 @@
 
 A share connects its clients, learns the whole schedule once the run's start is fixed (every
 message's id, owner and scheduled send time), drains, and reports one `GroupPart` per client
-group with its own load (CPU, event-loop lag). `Local` runs the only share in the runner's
-event loop; `wasim.bench.spread.Spread` runs several in child processes. The runner sees both
-through the same few methods (`Listeners`).
+group with its own load (CPU, event-loop lag). `InProcess` runs the only share in the
+runner's event loop; `wasim.bench.spread.ChildProcesses` runs several in child processes. The
+runner sees both through the same few methods (`ClientProcesses`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ShareReport(BaseModel):
     warnings: list[str]
 
 
-class Share:
+class ClientShare:
     """Every `parts`-th client of each group, from `part` on, measured in this event loop."""
 
     def __init__(
@@ -185,7 +185,7 @@ class Share:
                 self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
 
 
-class Listeners(Protocol):
+class ClientProcesses(Protocol):
     """The bench's clients as the runner drives them, in one process or spread over several."""
 
     processes: int
@@ -204,12 +204,12 @@ class Listeners(Protocol):
     async def close(self) -> None: ...
 
 
-class Local:
+class InProcess:
     """The only share, in the runner's own event loop (`processes = 1`)."""
 
     processes = 1
 
-    def __init__(self, share: Share) -> None:
+    def __init__(self, share: ClientShare) -> None:
         self.share = share
 
     @property

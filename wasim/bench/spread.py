@@ -85,8 +85,8 @@ class _Child:
                 event.set()
 
 
-class Spread:
-    """The clients over `processes` children, each a `Share` on its own event loop."""
+class ChildProcesses:
+    """The clients over `processes` children, each a `ClientShare` on its own event loop."""
 
     def __init__(
         self, scenario: Scenario, base_url: str, prepared: Prepared, processes: int

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from wasim.transports._push import PushListener
 from wasim.transports.base import Item, Listener, StateChange
+from wasim.transports.config import PollConfig
 from wasim.transports.poll import PollListener
 
 
@@ -23,13 +24,14 @@ class HybridListener(Listener):
         self.transport = push.transport
         self.user = push.user
         self.stats = push.stats
+        fallback = PollConfig.fallback(every)
         poll = replace(
             push.config.poll,
-            list_interval=every,
-            list_pollers=1,
-            detail_interval=None,
-            fetch_changed=True,
-            etag=True,
+            list_interval=fallback.list_interval,
+            list_pollers=fallback.list_pollers,
+            detail_interval=fallback.detail_interval,
+            fetch_changed=fallback.fetch_changed,
+            etag=fallback.etag,
             hidden=False,
         )
         self.poller = PollListener(replace(push.config, poll=poll), autostart=False)
