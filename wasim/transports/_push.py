@@ -11,12 +11,10 @@ import abc
 import asyncio
 import contextlib
 import random
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from wasim.errors import WasimError
-from wasim.transports.base import Item, Listener, Received, State, StateChange, TransportStats
+from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
 
 
@@ -34,10 +32,9 @@ class PushListener(Listener):
     transport = "push"
 
     def __init__(self, config: ListenerConfig) -> None:
+        super().__init__(config.user)
         self.config = config
-        self.user = config.user
         self.stats = TransportStats(last_event_id=config.last_event_id)
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._wanted = frozenset(config.events)  # empty: every event
@@ -71,10 +68,6 @@ class PushListener(Listener):
         self._state("connected")
         self._task = asyncio.create_task(self._run(), name=f"{self.transport}:{self.user}")
 
-    async def items(self) -> AsyncIterator[Item]:
-        while (item := await self._queue.get()) is not None:
-            yield item
-
     async def close(self) -> None:
         if self._closing:
             return
@@ -86,7 +79,7 @@ class PushListener(Listener):
                 await self._task
         await self._release()
         self._state("closed")
-        self._queue.put_nowait(None)
+        self._end()
 
     def _deliver(self, event: str, data: Any, received_at: float, event_id: Any = None) -> None:
         if not isinstance(data, dict):
@@ -113,9 +106,6 @@ class PushListener(Listener):
             Received(self.transport, self.user, event, data, received_at, event_id)
         )
 
-    def _state(self, state: State, reason: str | None = None) -> None:
-        self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))
-
     async def _run(self) -> None:
         while True:
             try:
@@ -130,7 +120,7 @@ class PushListener(Listener):
                 return
             if not self.config.reconnect:
                 self._state("failed", reason)
-                self._queue.put_nowait(None)
+                self._end()
                 return
             await self._reconnect(reason)
 
