@@ -60,7 +60,7 @@ from wasim.ledger import LedgerWriter
 from wasim.listen import Credential, ListenOptions
 from wasim.listen.processes import listen_spread
 from wasim.payloads.ids import wamid as new_wamid
-from wasim.server import spawn_backend
+from wasim.server import SpawnedBackend, spawn_backend
 from wasim.tokens import mint_token
 from wasim.transports import ListenerConfig
 
@@ -77,6 +77,7 @@ PATHS = {
 DELIVERY_S = 120.0  # a broadcast not delivered by then is reported as it stands
 TARGET = 1.10  # current RSS per listener <= TARGET x the baseline
 WEBHOOK = defaults.WEBHOOK_PATH
+OPEN_SOCKETS = 'wasim_open_connections{transport="socketio"}'
 HELD_LISTENERS = 10
 HELD_DEPTHS = (1, 100, 1_000, 4_096, 8_192)  # messages each listener receives
 Find = Callable[[Any], list[Any]]
@@ -352,6 +353,7 @@ async def _drive(job: dict[str, Any]) -> None:
 class Round:
     wasim: str  # where the listener processes imported wasim from
     connected: int
+    failures: dict[str, int]  # why listeners did not connect, and how many
     connect_seconds: float
     rss_ready_kb: float  # per listener, once connected
     rss_after_kb: float  # per listener, once every listener holds its message
@@ -440,6 +442,7 @@ async def one_round(
     return Round(
         wasim=ready["wasim"],
         connected=ready["connected"],
+        failures=ready.get("failures", {}),
         connect_seconds=ready["seconds"],
         rss_ready_kb=(ready["rss"] - ready["rss_before"]) / connected / 1024,
         rss_after_kb=(record["rss_after"] - ready["rss_before"]) / connected / 1024,
@@ -469,6 +472,28 @@ async def _stop(driver: asyncio.subprocess.Process, pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+async def settle(backend: SpawnedBackend, limit: float = 300.0) -> float:
+    """Wait until the backend has let go of the last round's sockets and is idle again.
+
+    Closing 10,000 sockets keeps it busy for a while; a round started meanwhile loses its first
+    wave of connections to the connect timeout, whichever code the listeners run.
+    """
+    process = psutil.Process(backend.process.pid)
+    process.cpu_percent()
+    begun = time.monotonic()
+    async with httpx.AsyncClient(base_url=backend.url, timeout=30) as client:
+        while time.monotonic() - begun < limit:
+            await asyncio.sleep(1.0)
+            try:
+                metrics = (await client.get("/metrics")).text
+            except httpx.TimeoutException:
+                continue
+            gauge = next(line for line in metrics.splitlines() if line.startswith(OPEN_SOCKETS))
+            if float(gauge.split()[-1]) == 0 and process.cpu_percent() < 20:
+                break
+    return time.monotonic() - begun
+
+
 @contextlib.contextmanager
 def code_tree(commit: str) -> Iterator[Path]:
     """The code of `commit` in a temporary git worktree, removed afterwards."""
@@ -494,12 +519,15 @@ def code_label(commit: str | None) -> str:
     return f"checkout {git('rev-parse', '--short', 'HEAD').strip()}{dirty}"
 
 
-def print_round(n: int, side: str, label: str, r: Round, count: int) -> None:
+def print_round(n: int, side: str, label: str, r: Round, count: int, idle: float) -> None:
     took = r.delivery_seconds if r.delivery_seconds is not None else float("nan")
     p50 = r.p50_ms if r.p50_ms is not None else float("nan")
-    print(f"{n:<5} {side:<8} {label:<22} {r.connected:>6}/{count:<6} {r.connect_seconds:>5.0f} "
+    print(f"{n:<5} {side:<8} {label:<22} {idle:>6.0f} {r.connected:>6}/{count:<6} "
+          f"{r.connect_seconds:>5.0f} "
           f"{r.rss_ready_kb:>10.1f} {r.rss_after_kb:>10.1f} {r.delivered:>6}/{r.expected:<6} "
           f"{took:>5.1f} {p50:>7.0f} {r.events:>7} {r.reconnects:>6}", flush=True)  # fmt: skip
+    for reason, times in list(r.failures.items())[:3]:
+        print(f"      failed x{times}: {reason}")
 
 
 async def capacity(
@@ -522,17 +550,18 @@ async def capacity(
         began = time.monotonic()
         await open_chats(backend.url, range(1, count + 1))
         print(f"({count:,} chats opened in {time.monotonic() - began:.0f} s)")
-        print(f"{'round':<5} {'side':<8} {'code':<22} {'connected':>13} {'in s':>5} "
+        print(f"{'round':<5} {'side':<8} {'code':<22} {'settle':>6} {'connected':>13} {'in s':>5} "
               f"{'KB/l ready':>10} {'KB/l after':>10} {'delivered':>13} {'in s':>5} "
               f"{'p50 ms':>7} {'events':>7} {'reconn':>6}", flush=True)  # fmt: skip
         for n in range(1, rounds + 1):
             for side in ("baseline", "current"):
+                idle = await settle(backend)
                 tree = trees[side]
                 r = await one_round(backend.url, count, processes, tree, f"R{n}{side}", workdir)
                 if not r.wasim.startswith(str(tree)) or r.matched_field != (side == "current"):
                     raise RuntimeError(f"the {side} listeners ran {r.wasim}, not {tree}")
                 results[side].append(r)
-                print_round(n, side, labels[side], r, count)
+                print_round(n, side, labels[side], r, count, idle)
     verdict(results, count)
 
 
@@ -561,7 +590,7 @@ def main() -> None:
     add("--match-rounds", type=int, default=7, help="throughput rounds")
     add("--count", type=int, default=10_000, help="listeners per capacity round")
     add("--processes", type=int, default=2, help="listener processes")
-    add("--rounds", type=int, default=3, help="capacity rounds of each side")
+    add("--rounds", type=int, default=2, help="capacity rounds of each side")
     add("--baseline", default=BASELINE, help="commit whose code is the baseline")
     add("--current", default=None, help="run this commit as the current side (from a worktree) "
         "instead of this checkout, e.g. HEAD while others edit wasim/")  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from hdrh.histogram import HdrHistogram
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema
 
 _LOWEST_US = 1
 _HIGHEST_US = 3_600_000_000  # one hour
@@ -70,3 +72,20 @@ class LatencyHistogram:
             p99=p99,
             max=float(self._h.get_max_value()) / 1000.0,
         )
+
+
+def _as_histogram(value: Any) -> LatencyHistogram:
+    if isinstance(value, LatencyHistogram):
+        return value
+    if isinstance(value, str):
+        return LatencyHistogram.decode(value) if value else LatencyHistogram()
+    raise ValueError("expected an encoded HdrHistogram (base64 text)")
+
+
+# A histogram as a pydantic field: base64 text in JSON, mergeable across processes.
+Histogram = Annotated[
+    LatencyHistogram,
+    PlainValidator(_as_histogram),
+    PlainSerializer(lambda h: h.encode() if h.count else "", return_type=str),
+    WithJsonSchema({"type": "string", "description": "HdrHistogram, base64; mergeable"}),
+]

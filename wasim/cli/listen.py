@@ -165,6 +165,6 @@ def listen_command(
 
     summary = run(go())
     if json_output:
-        print_json({"type": "summary", **summary.as_dict()})
+        print_json({"type": "summary", **summary.model_dump(mode="json")})
     else:
         render_summary(console, summary)

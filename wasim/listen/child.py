@@ -21,7 +21,7 @@ async def main() -> None:
     except WasimError as exc:
         emit(error_record(exc))
         return
-    emit({"type": "summary", **summary.as_dict()})
+    emit({"type": "summary", **summary.model_dump(mode="json")})
 
 
 if __name__ == "__main__":

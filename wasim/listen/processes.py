@@ -113,7 +113,7 @@ class _Merger:
             record = json.loads(line)
             kind = record.get("type")
             if kind == "summary":
-                self.summaries.append(Summary.from_dict(record))
+                self.summaries.append(Summary.model_validate(record))
             elif kind == "error":
                 self.errors.append(error_from(record))
             elif kind == "ready":

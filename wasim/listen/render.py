@@ -88,7 +88,7 @@ def render_summary(console: Console, summary: Summary) -> None:
             f"p99 {s.p99 / 1000:.1f} s, max {s.max / 1000:.1f} s",
             highlight=False,
         )
-    if hint := summary.hint():
+    if hint := summary.hint:
         console.print(f"[yellow]! {escape(hint)}[/]", highlight=False)
 
 
