@@ -13,4 +13,4 @@ from wasim.cli._app import app
 
 
 def main() -> None:
-    app()
+    app(prog_name="wasim")  # also as `python -m wasim`, for help and completion

@@ -3,27 +3,129 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from importlib.metadata import PackageNotFoundError, version
+from typing import IO, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from wasim.errors import WasimError
 
 T = TypeVar("T")
+WIDE = 200  # columns when printing to a file, a pipe or a CI log and $COLUMNS is not set
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
+
+
+# Typer (0.2x) prints each parameter's annotation as a type tag: `<str>`, `<bool>` even on a
+# flag, which takes no value. These classes print Click's names (TEXT, INTEGER, PATH) for a value
+# and nothing for a flag; `Command` and `Group` hand every parameter, --help included, to them.
+class _Option(TyperOption):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.metavar is not None or self.is_flag or self.count:
+            return self.metavar or None
+        return _classic(super().display_type_rich(ctx))
+
+
+class _Argument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return _classic(super().display_type_rich(ctx))
+
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT"}
+
+
+def _classic(tag: str | None) -> str | None:
+    """`<str>` → TEXT, `<int range>` → INTEGER RANGE, `<list[str]>` → TEXT, `<path>` → PATH."""
+    if not tag:
+        return tag
+    inner = re.sub(r"^list\[(.*)\]$", r"\1", tag.strip("<>"))
+    words = [_TYPE_NAMES.get(word, word) for word in inner.split(" ")]
+    return " ".join(words).upper()
+
+
+def _plain(params: list[Any]) -> list[Any]:
+    for param in params:
+        if type(param) is TyperOption:
+            param.__class__ = _Option
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
+    return params
+
+
+class Command(TyperCommand):
+    """A wasim command: Click-style type names in its help."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """`wasim` itself: Click-style type names in its help."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="wasim",
-    help="Test real-time delivery of WhatsApp messages: send signed webhooks, listen to push "
-    "events, benchmark polling versus push, and serve a reference backend.",
+    cls=Group,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+
+
+def make_console(stderr: bool = False, file: IO[str] | None = None) -> Console:
+    """A console `$COLUMNS` wide if set; else the terminal's width, or `WIDE` columns when the
+    output is a file, a pipe or a CI log, so that tables are not cut to 80 columns there."""
+    stream = file or (sys.stderr if stderr else sys.stdout)
+    wide = "COLUMNS" not in os.environ and not _is_terminal(stream)
+    return Console(stderr=stderr, file=file, width=WIDE if wide else None)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
+console = make_console()
+err_console = make_console(stderr=True)
+
+
+def package_version() -> str:
+    """wasim's version, from the installed package's metadata."""
+    try:
+        return version("wasim")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from wasim import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"wasim {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def wasim(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Test real-time delivery of WhatsApp messages: send signed webhooks, listen to push
+    events, benchmark polling versus push, and serve a reference backend."""
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
@@ -41,7 +143,7 @@ def handled() -> Iterator[None]:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=INTERRUPTED) from None
 
 
 def run(coro: Coroutine[Any, Any, T], *, fast_loop: bool = False) -> T:

@@ -15,11 +15,11 @@ from wasim.bench.baseline import load_baseline
 from wasim.bench.loader import apply_overrides
 from wasim.bench.runner import ProgressCallback
 from wasim.bench.thresholds import parse_percentage
-from wasim.cli._app import app, console, err_console, fail, run
+from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.errors import ConfigError, ThresholdError
 
 
-@app.command("bench")
+@app.command("bench", cls=Command)
 def bench_command(
     scenario: Annotated[
         str, typer.Argument(help="Scenario file, or a bundled name: seed, ci-smoke.")
@@ -46,7 +46,7 @@ def bench_command(
         typer.Option(
             min=1,
             help="Listener processes to spread the clients over (default: the scenario's "
-            "[load] processes, else one per 500 clients, at most one per core).",
+            "\\[load] processes, else one per 500 clients, at most one per core).",
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
@@ -62,15 +62,17 @@ def bench_command(
         float | None, typer.Option(help="Inbound messages per second, all users together.")
     ] = None,
     users: Annotated[
-        int | None, typer.Option(help="How many users instead of the scenario's [users].")
+        int | None, typer.Option(help="How many users instead of the scenario's \\[users].")
     ] = None,
     seed: Annotated[
         int | None,
         typer.Option(help="Random seed of the traffic, to repeat a run's message ids exactly."),
     ] = None,
 ) -> None:
-    """Measure polling versus push end to end; exit 0 if every threshold holds, 1 if one fails,
-    2 on a usage or scenario error, 3 when the run broke (backend unreachable or gone).
+    """Measure polling versus push end to end and check the scenario's thresholds.
+
+    Exit 0 if every threshold holds, 1 if one fails, 2 on a usage or scenario error, 3 when the
+    run broke (backend unreachable or gone), 130 when interrupted (Ctrl-C).
 
     Example: wasim bench seed --url http://127.0.0.1:8000 --duration 2m --junit bench.xml
     """

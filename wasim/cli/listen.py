@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from wasim import defaults
-from wasim.cli._app import app, console, err_console, run
+from wasim.cli._app import Command, app, console, err_console, run
 from wasim.ledger import chosen
 from wasim.listen import ListenOptions, Summary, credentials
 from wasim.listen.processes import default_processes, listen_spread
@@ -18,7 +18,7 @@ from wasim.transports import ListenerConfig
 from wasim.transports.config import TokenPlace
 
 
-@app.command("listen")
+@app.command("listen", cls=Command)
 def listen_command(
     url: Annotated[str, typer.Option(help="Base URL of the backend.")] = defaults.BASE_URL,
     transport: Annotated[
@@ -98,7 +98,10 @@ def listen_command(
         ),
     ] = None,
     no_ledger: Annotated[
-        bool, typer.Option(help="Follow no ledger; estimate latency from timestamps only.")
+        bool,
+        typer.Option(
+            "--no-ledger", help="Follow no ledger; estimate latency from timestamps only."
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from wasim import defaults
-from wasim.cli._app import app, console, err_console, run
+from wasim.cli._app import Command, app, console, err_console, run
 from wasim.ledger import chosen
 from wasim.payloads.factory import ContextKind, Shape
 from wasim.send.encoding import SignMode, Style
@@ -21,7 +21,7 @@ from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 def send_command(
     kind: Annotated[
         str | None,
@@ -80,7 +80,9 @@ def send_command(
     locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
     style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
     bad_secret: Annotated[bool, typer.Option(help="Sign with a wrong secret.")] = False,
-    no_signature: Annotated[bool, typer.Option(help="Send no signature header.")] = False,
+    no_signature: Annotated[
+        bool, typer.Option("--no-signature", help="Send no signature header.")
+    ] = False,
     tamper: Annotated[bool, typer.Option(help="Change the body after signing.")] = False,
     print_only: Annotated[
         bool, typer.Option("--print", help="Print body, headers and curl; send nothing.")
@@ -94,7 +96,7 @@ def send_command(
             "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
         ),
     ] = None,
-    no_ledger: Annotated[bool, typer.Option(help="Write no send ledger.")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Write no send ledger.")] = False,
     url: Annotated[str, typer.Option(help="Target base URL.")] = defaults.BASE_URL,
     path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
     app_secret: Annotated[
@@ -139,7 +141,7 @@ def send_command(
     render_send(outcome, as_json)
 
 
-@app.command("sign")
+@app.command("sign", cls=Command)
 def sign_command(
     file: Annotated[Path | None, typer.Argument(help="Body file; stdin when omitted.")] = None,
     app_secret: Annotated[
@@ -155,7 +157,7 @@ def sign_command(
     render_signature(value, as_json)
 
 
-@app.command("verify")
+@app.command("verify", cls=Command)
 def verify_command(
     url: Annotated[str, typer.Argument(help="Webhook URL.")] = (
         defaults.BASE_URL + defaults.WEBHOOK_PATH
