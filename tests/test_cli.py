@@ -96,3 +96,61 @@ def test_cli_help_keeps_bracketed_names(monkeypatch: pytest.MonkeyPatch) -> None
     result = CliRunner().invoke(app, ["bench", "--help"], prog_name="wasim")
     assert "scenario's [load] processes" in result.output
     assert "scenario's [users]" in result.output
+
+
+SIX_COLUMNS = """
+name = "wide"
+
+[backend]
+url = "{url}"
+
+[users]
+count = 2
+
+[traffic]
+rate = 10
+duration = "1s"
+drain = "1.5s"
+
+[[clients]]
+kind = "socketio"
+
+[[clients]]
+kind = "sse"
+
+[[clients]]
+kind = "ws"
+
+[[clients]]
+kind = "socketio"
+name = "socketio-2"
+
+[[clients]]
+kind = "sse"
+name = "sse-2"
+
+[[clients]]
+kind = "ws"
+name = "ws-2"
+"""
+
+
+def test_cli_bench_into_a_file_is_one_wide_table(tmp_path: Path, backend_url: str) -> None:
+    scenario = tmp_path / "wide.toml"
+    scenario.write_text(SIX_COLUMNS.format(url=backend_url))
+    env = {name: value for name, value in os.environ.items() if name != "COLUMNS"}
+    with (tmp_path / "out.txt").open("w+") as out:
+        code = subprocess.call(
+            [sys.executable, "-m", "wasim", "bench", str(scenario)],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            timeout=120,
+        )
+        out.seek(0)
+        lines = out.read().splitlines()
+    assert code == 0, lines
+    rows = [line for line in lines if line.startswith("latency p50")]
+    assert len(rows) == 1, lines  # one table: at 80 columns it would be two blocks
+    assert len(rows[0].split()) == 2 + 6 * 2  # the label, then six "8.1 ms" cells
+    assert lines[0].startswith("wasim bench: wide") and "seed" in lines[0]  # title not wrapped
