@@ -13,6 +13,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from wasim.cli import app
+from wasim.tokens import mint_token
 
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 # Typer's own switch for its tests: the completion options then take the shell as a value
@@ -154,3 +155,22 @@ def test_cli_bench_into_a_file_is_one_wide_table(tmp_path: Path, backend_url: st
     assert len(rows) == 1, lines  # one table: at 80 columns it would be two blocks
     assert len(rows[0].split()) == 2 + 6 * 2  # the label, then six "8.1 ms" cells
     assert lines[0].startswith("wasim bench: wide") and "seed" in lines[0]  # title not wrapped
+
+
+def test_cli_token_with_a_short_secret_warns_nothing() -> None:
+    result = wasim("token", "--secret", "short")
+    assert result.returncode == 0
+    assert result.stdout.count(".") == 2  # header.payload.signature
+    assert result.stderr == ""
+
+
+def test_cli_listen_with_a_short_secret_says_only_why_it_failed(backend_url: str) -> None:
+    result = wasim("listen", "--url", backend_url, "--jwt-secret", "short", "--duration", "5s")
+    assert result.returncode != 0
+    assert "Warning" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_mint_token_with_a_short_secret_warns_nothing() -> None:
+    # pytest turns any warning into an error here (filterwarnings = error)
+    assert mint_token("demo", secret="short")
