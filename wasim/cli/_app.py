@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Annotated, Any, NoReturn, TypeVar
@@ -19,7 +21,6 @@ from wasim.errors import WasimError
 
 T = TypeVar("T")
 WIDE = 200  # columns when printing to a file, a pipe or a CI log and $COLUMNS is not set
-INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 # Typer (0.2x) prints each parameter's annotation as a type tag: `<str>`, `<bool>` even on a
@@ -134,27 +135,80 @@ def fail(message: str, exit_code: int = 1) -> NoReturn:
     raise typer.Exit(code=exit_code)
 
 
+class _Interruption:
+    """The signal that ended the running command early: Ctrl-C (SIGINT) or SIGTERM."""
+
+    signal: int | None = None
+
+
+interruption = _Interruption()
+
+
 @contextmanager
-def handled() -> Iterator[None]:
-    """The single boundary where library errors become one red line and an exit code."""
+def handled(on_interrupt: Callable[[], str] | None = None) -> Iterator[None]:
+    """The single boundary where library errors become one red line and an exit code, and
+    Ctrl-C one line (`on_interrupt()`, else "interrupted") and 130, never a traceback."""
     try:
         yield
-    except WasimError as exc:
-        fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(code=INTERRUPTED) from None
+    except (KeyboardInterrupt, asyncio.CancelledError, WasimError) as exc:
+        if isinstance(exc, WasimError) and interruption.signal is None:
+            fail(str(exc), exc.exit_code)  # an error after Ctrl-C is the interruption's doing
+        err_console.print(
+            on_interrupt() if on_interrupt else "interrupted", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(code=128 + (interruption.signal or signal.SIGINT)) from None
 
 
-def run(coro: Coroutine[Any, Any, T], *, fast_loop: bool = False) -> T:
-    """Run one coroutine of the library inside the error boundary (on uvloop if asked)."""
-    with handled():
+def run(
+    coro: Coroutine[Any, Any, T],
+    *,
+    fast_loop: bool = False,
+    stop: asyncio.Event | None = None,
+    on_interrupt: Callable[[], str] | None = None,
+) -> T:
+    """Run one coroutine of the library inside the error boundary (on uvloop if asked).
+
+    Ctrl-C or SIGTERM sets `stop` if given, for the library to end early with what it has
+    measured (then `exit_if_interrupted()` after printing it); otherwise it cancels the coroutine
+    and the command ends with one line, `on_interrupt()` or "interrupted".
+    """
+    interruption.signal = None
+    with handled(on_interrupt):
         if fast_loop:
             try:
                 import uvloop
             except ImportError:  # uvloop does not exist on Windows
                 pass
             else:
-                return uvloop.run(coro)
-        return asyncio.run(coro)
+                return uvloop.run(_interruptible(coro, stop))
+        return asyncio.run(_interruptible(coro, stop))
     raise AssertionError("unreachable")  # for mypy: handled() exits on error
+
+
+async def _interruptible(coro: Coroutine[Any, Any, T], stop: asyncio.Event | None) -> T:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal(number: int) -> None:
+        interruption.signal = interruption.signal or number
+        if stop is not None:
+            stop.set()
+        elif task is not None:
+            task.cancel()
+
+    installed = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on Windows
+            loop.add_signal_handler(number, on_signal, number)
+            installed.append(number)
+    try:
+        return await coro
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+
+def exit_if_interrupted() -> None:
+    """End a command that printed what it measured before Ctrl-C with the signal's exit code."""
+    if interruption.signal is not None:
+        raise typer.Exit(code=128 + interruption.signal)

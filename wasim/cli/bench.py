@@ -85,7 +85,8 @@ def bench_command(
     except ConfigError as exc:
         # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
         fail(escape(str(exc)), exc.exit_code)
-    with _live(progress and not as_json) as on_progress:
+    live = _live(progress and not as_json)
+    with live as on_progress:
         result = run(
             run_bench(
                 spec,
@@ -93,7 +94,8 @@ def bench_command(
                 baseline=old,
                 max_regression=allowance,
                 processes=processes,
-            )
+            ),
+            on_interrupt=live.interrupted,
         )
     try:
         write_reports(
@@ -108,10 +110,12 @@ def bench_command(
 
 
 class _live:
-    """A rich progress bar on stderr, fed by the runner's progress callback."""
+    """A rich progress bar on stderr, fed by the runner's progress callback; the last state
+    says how far an interrupted run got."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and err_console.is_terminal
+        self.last: BenchProgress | None = None
         self.bar = Progress(
             TextColumn("[bold]{task.fields[phase]:<10}"),
             BarColumn(),
@@ -122,13 +126,15 @@ class _live:
         )
         self.task = self.bar.add_task("bench", total=1.0, phase="starting", detail="")
 
-    def __enter__(self) -> ProgressCallback | None:
-        if not self.enabled:
-            return None
-        self.bar.start()
+    def __enter__(self) -> ProgressCallback:
+        if self.enabled:
+            self.bar.start()
         return self.update
 
     def update(self, state: BenchProgress) -> None:
+        self.last = state
+        if not self.enabled:
+            return
         detail = f"{state.sent}/{state.planned} posts, {state.delivered} deliveries"
         done = min(max(state.elapsed / state.total, 0.0), 1.0) if state.total else 0.0
         self.bar.update(self.task, completed=done, phase=state.phase, detail=detail)
@@ -136,3 +142,15 @@ class _live:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.bar.stop()
+
+    def interrupted(self) -> str:
+        """The line for Ctrl-C: the phase the run was in and what it had done (there is no
+        result: figures and thresholds need the whole run)."""
+        state = self.last
+        if state is None:
+            return "wasim bench: interrupted while starting; no result"
+        return (
+            f"wasim bench: interrupted while {state.phase} after {state.elapsed:.1f} s: "
+            f"{state.sent} of {state.planned} POSTs sent, {state.delivered} deliveries seen; "
+            "no result (figures and thresholds need the whole run)"
+        )

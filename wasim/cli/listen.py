@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
 from wasim import defaults
-from wasim.cli._app import Command, app, console, err_console, run
+from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
 from wasim.ledger import chosen
 from wasim.listen import ListenOptions, Summary, credentials
 from wasim.listen.processes import default_processes, listen_spread
@@ -159,10 +160,12 @@ def listen_command(
         )
         count = len(who) * per_user
         spread = processes or default_processes(count)
-        return await listen_spread(options, emit, spread, handle_signals=True)
+        return await listen_spread(options, emit, spread, stop)
 
-    summary = run(go())
+    stop = asyncio.Event()  # Ctrl-C: the summary so far, then exit 130
+    summary = run(go(), stop=stop)
     if json_output:
         print_json({"type": "summary", **summary.as_dict()})
     else:
         render_summary(console, summary)
+    exit_if_interrupted()
