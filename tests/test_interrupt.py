@@ -16,6 +16,7 @@ from helpers import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from wasim import defaults
+from wasim.server import READY_PREFIX
 
 BENCH = """
 name = "long"
@@ -137,3 +138,15 @@ def test_interrupt_listen_prints_the_summary(backend_url: str, processes: str) -
     summary = json.loads(out.splitlines()[-1])
     assert summary["type"] == "summary"
     assert summary["connected"] == 4
+
+
+def test_interrupt_serve_shuts_down_quietly(tmp_path: Path) -> None:
+    proc = start("serve", "--port", "0", "--quiet",
+                 "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # until it listens
+        if line.startswith(READY_PREFIX):
+            break
+    _, err = ctrl_c(proc)
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted"

@@ -168,11 +168,13 @@ def run(
 ) -> T:
     """Run one coroutine of the library inside the error boundary (on uvloop if asked).
 
-    Ctrl-C or SIGTERM sets `stop` if given, for the library to end early with what it has
-    measured (then `exit_if_interrupted()` after printing it); otherwise it cancels the coroutine
-    and the command ends with one line, `on_interrupt()` or "interrupted".
+    With `stop`, Ctrl-C or SIGTERM sets it, for the library to end early with what it has
+    measured (then `exit_if_interrupted()` after printing it). With `on_interrupt` instead, they
+    cancel the coroutine and the command ends with that one line. With neither (`wasim serve`:
+    uvicorn handles its signals), Ctrl-C is a KeyboardInterrupt and the line is "interrupted".
     """
     interruption.signal = None
+    main = coro if stop is None and on_interrupt is None else _interruptible(coro, stop)
     with handled(on_interrupt):
         if fast_loop:
             try:
@@ -180,8 +182,8 @@ def run(
             except ImportError:  # uvloop does not exist on Windows
                 pass
             else:
-                return uvloop.run(_interruptible(coro, stop))
-        return asyncio.run(_interruptible(coro, stop))
+                return uvloop.run(main)
+        return asyncio.run(main)
     raise AssertionError("unreachable")  # for mypy: handled() exits on error
 
 
