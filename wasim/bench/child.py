@@ -80,4 +80,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # SIGINT: the parent has stopped the run and reports it
+        sys.exit(130)

@@ -93,6 +93,9 @@ async def run_bench(
                 watch.result()
             result = main.result()
         finally:
+            for task in (main, watch):  # when cancelled (Ctrl-C): end both before cleaning up
+                task.cancel()
+            await asyncio.gather(main, watch, return_exceptions=True)
             await run.close_clients()
             await run.sender.close()
     result.thresholds = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from wasim import defaults
-from wasim.cli._app import app, console, err_console, run
+from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
 from wasim.ledger import chosen
 from wasim.payloads.factory import ContextKind, Shape
 from wasim.send.encoding import SignMode, Style
@@ -21,7 +22,7 @@ from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 def send_command(
     kind: Annotated[
         str | None,
@@ -80,7 +81,9 @@ def send_command(
     locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
     style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
     bad_secret: Annotated[bool, typer.Option(help="Sign with a wrong secret.")] = False,
-    no_signature: Annotated[bool, typer.Option(help="Send no signature header.")] = False,
+    no_signature: Annotated[
+        bool, typer.Option("--no-signature", help="Send no signature header.")
+    ] = False,
     tamper: Annotated[bool, typer.Option(help="Change the body after signing.")] = False,
     print_only: Annotated[
         bool, typer.Option("--print", help="Print body, headers and curl; send nothing.")
@@ -94,7 +97,7 @@ def send_command(
             "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
         ),
     ] = None,
-    no_ledger: Annotated[bool, typer.Option(help="Write no send ledger.")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Write no send ledger.")] = False,
     url: Annotated[str, typer.Option(help="Target base URL.")] = defaults.BASE_URL,
     path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
     app_secret: Annotated[
@@ -127,19 +130,23 @@ def send_command(
         console=err_console, transient=True, disable=as_json,
     )  # fmt: skip
     task = progress.add_task("send", total=None)
+    stop = asyncio.Event()  # Ctrl-C: the report of what was sent so far, then exit 130
     with progress:
         outcome = run(
             run_job(
                 job,
                 on_plan=lambda total: progress.update(task, total=total),
                 on_progress=lambda done: progress.update(task, completed=done),
+                stop=stop,
             ),
             fast_loop=True,
+            stop=stop,
         )
-    render_send(outcome, as_json)
+    render_send(outcome, as_json, interrupted=stop.is_set())
+    exit_if_interrupted()
 
 
-@app.command("sign")
+@app.command("sign", cls=Command)
 def sign_command(
     file: Annotated[Path | None, typer.Argument(help="Body file; stdin when omitted.")] = None,
     app_secret: Annotated[
@@ -155,7 +162,7 @@ def sign_command(
     render_signature(value, as_json)
 
 
-@app.command("verify")
+@app.command("verify", cls=Command)
 def verify_command(
     url: Annotated[str, typer.Argument(help="Webhook URL.")] = (
         defaults.BASE_URL + defaults.WEBHOOK_PATH
@@ -176,7 +183,7 @@ def verify_command(
         raise typer.Exit(code=1)
 
 
-def render_send(outcome: JobOutcome, as_json: bool) -> None:
+def render_send(outcome: JobOutcome, as_json: bool, interrupted: bool = False) -> None:
     if outcome.report is None:
         shown = [printable(outcome.endpoint, d) for d in outcome.printed]
         if as_json:
@@ -189,13 +196,15 @@ def render_send(outcome: JobOutcome, as_json: bool) -> None:
             console.print(item["curl"], highlight=False, soft_wrap=True, markup=False)
         return
     if as_json:
-        console.print_json(data={**outcome.report.as_dict(), "recorded": outcome.recorded})
+        extra = {"recorded": outcome.recorded, **({"interrupted": True} if interrupted else {})}
+        console.print_json(data={**outcome.report.as_dict(), **extra})
         return
-    console.print(send_table(outcome.report))
+    console.print(send_table(outcome.report, interrupted))
 
 
-def send_table(report: SendReport) -> Table:
-    table = Table(title="wasim send", show_header=False)
+def send_table(report: SendReport, interrupted: bool = False) -> Table:
+    title = "wasim send (interrupted)" if interrupted else "wasim send"
+    table = Table(title=title, show_header=False)
     latency, lag = report.latency.summary(), report.lag.summary()
     verdict = "[green]meets[/]" if report.meets_guidance else "[red]misses[/]"
     rows: list[tuple[str, Any]] = [

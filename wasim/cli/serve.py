@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wasim import defaults
-from wasim.cli._app import app, console, handled, run
+from wasim.cli._app import Command, app, console, handled, run
 from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
 from wasim.tokens import mint_token
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mock_backend import Settings
 
 
-@app.command("serve")
+@app.command("serve", cls=Command)
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = defaults.HOST,
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = (
@@ -126,7 +126,7 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
 
 
-@app.command("token")
+@app.command("token", cls=Command)
 def token_command(
     user: Annotated[str, typer.Option("--user", "-u", help="User id to put in the token.")] = (
         defaults.DEFAULT_OWNER

@@ -25,4 +25,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # SIGINT before its handler was in place: nothing to report
+        sys.exit(130)

@@ -2,13 +2,17 @@
 
 One Python process tops out at one core. With `processes=N` the plan is dealt round-robin to
 N children, which start together at one wall-clock instant, keep every POST's scheduled time,
-and send back their reports (histograms encoded), merged here into one.
+and send back their reports (histograms encoded), merged here into one. Ctrl-C is this
+process's alone: the children ignore SIGINT, and `stop` reaches them as a word on their pipe,
+which ends each one's sending early with the report of what it sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import signal
 import time
 from collections.abc import Coroutine, Sequence
 from multiprocessing.connection import Connection
@@ -26,6 +30,7 @@ from wasim.send.sender import OnProgress, Target, send_plan
 T = TypeVar("T")
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
 _POLL_S = 0.05
+_STOP = "stop"  # the parent's word to a child: Ctrl-C, end the schedule now
 
 
 def run_fast(coro: Coroutine[Any, Any, T]) -> T:
@@ -46,11 +51,14 @@ async def send_split(
     retry: RetryProfile | None = None,
     on_progress: OnProgress | None = None,
     ledger: Path | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SendReport:
     """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each.
 
-    With `ledger`, each child appends its own POSTs' lines there (see wasim.ledger).
+    With `ledger`, each child appends its own POSTs' lines there (see wasim.ledger). Setting
+    `stop` ends the sending early with the report of what was sent.
     """
+    stop = stop or asyncio.Event()
     if processes < 1:
         raise ConfigError("--processes must be at least 1")
     context = multiprocessing.get_context("spawn")  # no fork of a running event loop
@@ -68,13 +76,20 @@ async def send_split(
         for k, (_, pipe, _) in enumerate(children):
             pipe.send(list(plan[k::processes]))
         for _, pipe, _ in children:
-            await _receive(pipe)  # "ready": the share arrived and was unpickled
+            if await _receive(pipe, stop) is None:  # "ready": the share arrived and was unpickled
+                return SendReport(planned=len(plan))  # stopped before the schedule began
         start_at = time.time() + START_MARGIN_S
         for _, pipe, _ in children:
             pipe.send(start_at)
         report = SendReport()
+        told = False
         for process, pipe, _ in children:
             while not pipe.poll():
+                if stop.is_set() and not told:
+                    told = True
+                    for _, other, _ in children:
+                        with contextlib.suppress(OSError):
+                            other.send(_STOP)
                 if on_progress is not None:
                     on_progress(sum(int(done.value) for _, _, done in children))
                 if not process.is_alive() and not pipe.poll():
@@ -92,10 +107,16 @@ async def send_split(
                 process.kill()
 
 
-async def _receive(pipe: Connection) -> Any:
+async def _receive(pipe: Connection, stop: asyncio.Event | None = None) -> Any:
+    """The child's next message; None if `stop` is set first."""
     while not pipe.poll():
+        if stop is not None and stop.is_set():
+            return None
         await asyncio.sleep(_POLL_S)
-    message = pipe.recv()
+    try:
+        message = pipe.recv()
+    except (EOFError, OSError):
+        raise TargetError("a sending process died before its report") from None
     if isinstance(message, BaseException):
         raise message
     return message
@@ -109,6 +130,7 @@ def _child(
     done: Synchronized[int],
     ledger: Path | None,
 ) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and says stop
     writer = LedgerWriter(ledger, announce=False) if ledger is not None else None
     try:
         share: list[Delivery] = pipe.recv()
@@ -119,7 +141,8 @@ def _child(
             done.value = count
 
         report = run_fast(
-            send_plan(
+            _send_share(
+                pipe,
                 target,
                 share,
                 concurrency=concurrency,
@@ -130,9 +153,33 @@ def _child(
             )
         )
         pipe.send(report.encode())
+    except (EOFError, BrokenPipeError):  # the parent stopped before this child's schedule
+        pass
     except Exception as exc:  # shipped to the parent, which raises it
         pipe.send(TargetError(f"a sending process failed: {exc}"))
     finally:
         if writer is not None:
             writer.close()
         pipe.close()
+
+
+async def _send_share(
+    pipe: Connection, target: Target, share: list[Delivery], **options: Any
+) -> SendReport:
+    """A child's schedule (`send_plan`), stopped early by any word from the parent on `pipe`
+    (or by its end)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    fd = pipe.fileno()
+
+    def heard() -> None:
+        loop.remove_reader(fd)
+        stop.set()
+
+    with contextlib.suppress(NotImplementedError):  # no add_reader on Windows' event loop
+        loop.add_reader(fd, heard)
+    try:
+        return await send_plan(target, share, **options, stop=stop)
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_reader(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -153,12 +154,14 @@ async def run_job(
     on_plan: Callable[[int], None] | None = None,
     on_result: OnResult | None = None,
     on_progress: OnProgress | None = None,
+    stop: asyncio.Event | None = None,
 ) -> JobOutcome:
     """Plan, then print, record and/or send; raise WasimError on anything unusable.
 
     With `processes` > 1 the POSTs go out from that many processes; `on_result` is then not
     called (results stay in the children), `on_progress` still is. With `ledger`, every POST's
-    ids and times are appended there (each process its own lines).
+    ids and times are appended there (each process its own lines). Setting `stop` ends the
+    sending early with the report of what was sent.
     """
     endpoint = job.target.endpoint
     retry = retry_profile(job.retry, job.time_scale)
@@ -181,6 +184,7 @@ async def run_job(
                 retry=retry,
                 on_progress=on_progress,
                 ledger=job.ledger,
+                stop=stop,
             )
         else:
             report = await send_plan(
@@ -191,6 +195,7 @@ async def run_job(
                 on_result=on_result,
                 on_progress=on_progress,
                 ledger=ledger,
+                stop=stop,
             )
     finally:
         if ledger is not None:

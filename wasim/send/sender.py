@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wasim import defaults
 from wasim.errors import ConfigError, TargetError
@@ -21,6 +23,7 @@ from wasim.send.wire import Wire, WireError
 OnResult = Callable[[SendResult], None]
 OnProgress = Callable[[int], None]
 PROGRESS_EVERY_S = 0.1
+_UNSTARTED = -math.inf  # a POST's start time until it starts (a timer may fire a bit early)
 
 
 @dataclass(frozen=True)
@@ -50,18 +53,20 @@ async def send_plan(
     on_progress: OnProgress | None = None,
     start_at: float | None = None,
     ledger: LedgerWriter | None = None,
+    stop: asyncio.Event | None = None,
 ) -> SendReport:
     """Send `plan` on its schedule (open model) and return the run's report.
 
     `on_result` gets every POST after its last attempt; `on_progress` gets the number done,
     every 0.1 s. `start_at` (a `time.time()` value) starts the schedule at that instant, which
     lets several processes share one schedule. `ledger` gets each POST's ids and times as it
-    starts, written out every 0.1 s and at the end.
+    starts, written out every 0.1 s and at the end. Setting `stop` (on Ctrl-C) ends the run
+    early: POSTs still unanswered are dropped, and the report covers the others.
     """
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
     runner = _Runner(target, plan, retry or retry_profile("none"), on_result, ledger)
-    return await runner.run(concurrency, on_progress, start_at)
+    return await runner.run(concurrency, on_progress, start_at, stop)
 
 
 class _Runner:
@@ -88,14 +93,18 @@ class _Runner:
         self.due = [d.at for d in plan]
         self.order = deque(sorted(range(len(plan)), key=self.due.__getitem__))
         self.retries: list[tuple[float, int, int]] = []  # (due, index, attempt), a heap
-        self.started = [0.0] * len(plan)  # seconds after t0, first attempt
+        self.started = [_UNSTARTED] * len(plan)  # seconds after t0, first attempt
         self.answered = [-1.0] * len(plan)  # first attempt's answer, -1 when none
         self.t0 = 0.0
         self.ledger = ledger
         self.begun: list[int] = []  # first attempts started since the ledger's last flush
 
     async def run(
-        self, concurrency: int, on_progress: OnProgress | None, start_at: float | None
+        self,
+        concurrency: int,
+        on_progress: OnProgress | None,
+        start_at: float | None,
+        stop: asyncio.Event | None = None,
     ) -> SendReport:
         # The plan is long-lived: keep the collector from rescanning it mid-run, where its
         # pauses would show up as schedule lag.
@@ -108,7 +117,7 @@ class _Runner:
             if on_progress is not None or self.ledger is not None:
                 ticker = asyncio.create_task(self._tick(on_progress))
             workers = min(concurrency, len(self.plan))
-            await asyncio.gather(*(self._work() for _ in range(workers)))
+            await _unless_stopped(asyncio.gather(*(self._work() for _ in range(workers))), stop)
             self.report.elapsed = time.perf_counter() - self.t0
         finally:
             if ticker is not None:
@@ -207,7 +216,28 @@ class _Runner:
 
     def _record_times(self) -> None:
         for at, started, answered in zip(self.due, self.started, self.answered, strict=True):
+            if started == _UNSTARTED:  # the run was stopped first
+                continue
             self.report.record_times(started - at, answered - at if answered >= 0 else None)
+
+
+async def _unless_stopped(work: asyncio.Future[Any], stop: asyncio.Event | None) -> None:
+    """Await `work`, or cancel it (dropping what it has in flight) as soon as `stop` is set."""
+    if stop is None:
+        await work
+        return
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+        stopped = not work.done()
+        work.cancel()
+        await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved: a stopped gather ends with a CancelledError
+    if not stopped:
+        work.result()
 
 
 def raise_if_unreachable(report: SendReport, target: Target) -> None:
