@@ -1,8 +1,9 @@
 """What matching received events to sent messages costs: CPU per event, memory, capacity.
 
-Run: python benchmarks/matcher.py                  # everything, ~6 minutes on 2 cores
+Run: python benchmarks/matcher.py                  # everything, ~7 minutes on 2 cores
      python benchmarks/matcher.py --count 2000     # a quick run
      python benchmarks/matcher.py --part throughput   (or held, capacity)
+     python benchmarks/matcher.py --current HEAD   # current side = a commit, not the checkout
 
 1. Matching throughput, in this process, CPU only. Events shaped like the bundled backend's
    `new_message` and `conversation_updated` (captured from `wasim serve`) and like a foreign
@@ -25,9 +26,10 @@ Run: python benchmarks/matcher.py                  # everything, ~6 minutes on 2
    The baseline is the code of commit 8f6ce5e, checked out in a temporary git worktree and run
    with the same python (PYTHONPATH), alternating with the current code: baseline, current, …
    `--rounds` times each. Each round holds its listeners in a child process running whichever
-   `wasim` it is given. It prints connected, RSS per listener once connected (the growth of the
-   listener processes over the count, as benchmarks/listen.py) and again after the broadcast
-   (when every listener holds its message), and delivery.
+   `wasim` it is given, and starts once the backend has closed the last round's sockets. It
+   prints connected, RSS per listener once connected (the growth of the listener processes
+   over the count, as benchmarks/listen.py) and again after the broadcast (when every listener
+   holds its message), delivery, and the listener processes' CPU time for the broadcast.
 """
 
 from __future__ import annotations
@@ -296,6 +298,10 @@ def drive_listeners() -> None:
     asyncio.run(_drive(json.loads(sys.stdin.readline())))
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
 def _say(record: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -334,16 +340,18 @@ async def _drive(job: dict[str, Any]) -> None:
         _say({"type": "error", "message": message})
         return
     me = psutil.Process()
+    cpu_ready = cpu_seconds(me.children())
     _say({**ready, "wasim": wasim.__file__, "pids": [p.pid for p in me.children()]})
     told = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     while not told.done():
         _say({"type": "progress", "delivered": len(tally.users)})
         await asyncio.wait({told}, timeout=0.1)
     rss_after = sum(p.memory_info().rss for p in me.children())
+    cpu = cpu_seconds(me.children()) - cpu_ready
     stop.set()
     summary = await running
     latencies = sorted(tally.latencies_ms)
-    _say({"type": "done", "rss_after": rss_after, "pairs": sorted(tally.pairs),
+    _say({"type": "done", "rss_after": rss_after, "cpu": cpu, "pairs": sorted(tally.pairs),
           "complete_at": tally.complete_at, "events": tally.events,
           "matched_field": tally.matched_field, "reconnects": summary.reconnects,
           "p50_ms": latencies[len(latencies) // 2] if latencies else None})  # fmt: skip
@@ -357,6 +365,7 @@ class Round:
     connect_seconds: float
     rss_ready_kb: float  # per listener, once connected
     rss_after_kb: float  # per listener, once every listener holds its message
+    cpu_seconds: float  # the listener processes' CPU time (user + system) for the broadcast
     delivered: int  # users that received their message, timed by the ledger
     expected: int
     delivery_seconds: float | None  # first POST -> the last user's first ledger-timed event
@@ -446,6 +455,7 @@ async def one_round(
         connect_seconds=ready["seconds"],
         rss_ready_kb=(ready["rss"] - ready["rss_before"]) / connected / 1024,
         rss_after_kb=(record["rss_after"] - ready["rss_before"]) / connected / 1024,
+        cpu_seconds=record["cpu"],
         delivered=sum(1 for w, n in expected.items() if (f"user{n}", w) in held),
         expected=len(expected),
         delivery_seconds=record["complete_at"] - sent_at if record["complete_at"] else None,
@@ -525,7 +535,8 @@ def print_round(n: int, side: str, label: str, r: Round, count: int, idle: float
     print(f"{n:<5} {side:<8} {label:<22} {idle:>6.0f} {r.connected:>6}/{count:<6} "
           f"{r.connect_seconds:>5.0f} "
           f"{r.rss_ready_kb:>10.1f} {r.rss_after_kb:>10.1f} {r.delivered:>6}/{r.expected:<6} "
-          f"{took:>5.1f} {p50:>7.0f} {r.events:>7} {r.reconnects:>6}", flush=True)  # fmt: skip
+          f"{took:>5.1f} {p50:>7.0f} {r.cpu_seconds:>6.1f} {r.events:>7} {r.reconnects:>6}",
+          flush=True)  # fmt: skip
     for reason, times in list(r.failures.items())[:3]:
         print(f"      failed x{times}: {reason}")
 
@@ -552,7 +563,7 @@ async def capacity(
         print(f"({count:,} chats opened in {time.monotonic() - began:.0f} s)")
         print(f"{'round':<5} {'side':<8} {'code':<22} {'settle':>6} {'connected':>13} {'in s':>5} "
               f"{'KB/l ready':>10} {'KB/l after':>10} {'delivered':>13} {'in s':>5} "
-              f"{'p50 ms':>7} {'events':>7} {'reconn':>6}", flush=True)  # fmt: skip
+              f"{'p50 ms':>7} {'CPU s':>6} {'events':>7} {'reconn':>6}", flush=True)  # fmt: skip
         for n in range(1, rounds + 1):
             for side in ("baseline", "current"):
                 idle = await settle(backend)
