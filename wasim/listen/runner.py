@@ -26,7 +26,10 @@ from wasim.transports.base import Listener
 from wasim.transports.hybrid import HybridListener
 
 HTTP_KINDS = ("sse", "poll", "poll-optimized")
-HELD_PER_LISTENER = 4096  # ids remembered per listener, oldest forgotten first
+# Ids remembered per listener, oldest forgotten first: a message shows twice within seconds
+# (new_message then conversation_updated, push then poll), and each costs ~146 bytes
+# (benchmarks/matcher.py), so a few hundred are enough.
+HELD_PER_LISTENER = 256
 
 Emit = Callable[[dict[str, Any]], None]
 
