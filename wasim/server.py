@@ -19,6 +19,7 @@ from typing import IO
 
 import uvicorn
 
+from wasim.connections import Deadlines, http_protocol, ws_protocol
 from wasim.errors import ConfigError, TargetError
 
 READY_PREFIX = "wasim serve: listening on "
@@ -111,13 +112,18 @@ logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
 
 
-def uvicorn_server(app: object, log_level: str = "warning") -> uvicorn.Server:
+def uvicorn_server(
+    app: object, log_level: str = "warning", deadlines: Deadlines | None = None
+) -> uvicorn.Server:
+    deadlines = deadlines or Deadlines()
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         log_level=log_level,
         lifespan="on",
         access_log=log_level == "debug",
-        ws="websockets-sansio",
+        http=http_protocol(deadlines),
+        ws=ws_protocol(),
+        timeout_keep_alive=deadlines.keep_alive_timeout,  # type: ignore[arg-type]
         timeout_graceful_shutdown=2,
         ws_ping_interval=None,
     )
@@ -143,9 +149,10 @@ async def serve(
     log_level: str = "warning",
     on_ready: Callable[[str], None] | None = None,
     gc_freeze: bool = False,
+    deadlines: Deadlines | None = None,
 ) -> None:
     """Serve `app` on an already bound socket until cancelled or signalled."""
-    server = uvicorn_server(app, log_level)
+    server = uvicorn_server(app, log_level, deadlines)
     if gc_freeze and freeze_survivors not in gc.callbacks:
         gc.callbacks.append(freeze_survivors)
 
@@ -174,6 +181,7 @@ class ServerThread:
     host: str = "127.0.0.1"
     port: int = 0
     url: str = ""
+    deadlines: Deadlines = field(default_factory=Deadlines)
     _server: uvicorn.Server | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -181,7 +189,7 @@ class ServerThread:
         sock = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         self.url = url_of(sock)
-        self._server = server = uvicorn_server(self.app)
+        self._server = server = uvicorn_server(self.app, deadlines=self.deadlines)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="wasim-server"
         )
