@@ -127,7 +127,9 @@ class PollingLimit:
 
     python-engineio checks the length itself but then closes the session waiting for its send
     queue to drain, which a polling client that is not polling never does: the request hangs
-    until shutdown (and logs a traceback then). The body is not read.
+    until shutdown (and logs a traceback then). The body is read and dropped first (the body
+    deadline bounds that): closing on unread bytes would reset the connection, and the client
+    would see the reset instead of the 413.
     """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
@@ -142,6 +144,9 @@ class PollingLimit:
             and scope["path"].startswith(self.path)
             and _length(scope) > self.limit
         ):
+            message = await receive()
+            while message["type"] == "http.request" and message.get("more_body", False):
+                message = await receive()
             body = f"payload over {self.limit} bytes".encode()
             headers = [
                 (b"content-type", b"text/plain; charset=utf-8"),

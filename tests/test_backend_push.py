@@ -261,6 +261,16 @@ def bad_tokens(settings: Settings) -> list[Any]:
         pytest.param(
             jwt.encode(claims, None, algorithm="none"), "token algorithm not allowed", id="alg-none"
         ),
+        pytest.param(
+            jwt.encode({"userId": "demo"}, settings.jwt_secret),
+            "token has no exp claim",
+            id="no-exp",
+        ),
+        pytest.param(
+            jwt.encode({**claims, "exp": now + 2 * 86_400}, settings.jwt_secret),
+            "token expires more than 86400 s from now",
+            id="lifetime",
+        ),
     ]
 
 
