@@ -36,6 +36,16 @@ TIMED_OUT = (
 )
 
 
+@dataclass
+class Tally:
+    """Connections this process's servers have closed (HTTP and WebSocket): `wasim.gcfreeze`."""
+
+    closed: int = 0
+
+
+TALLY = Tally()
+
+
 @dataclass(frozen=True)
 class Deadlines:
     """How long a client may take to send a request, and to come back on a kept-alive one."""
@@ -71,6 +81,7 @@ class _DeadlineProtocol(HttpToolsProtocol):
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        TALLY.closed += 1
         self._phase = None
         self._watch()
         super().connection_lost(exc)
@@ -137,6 +148,10 @@ class _DeadlineProtocol(HttpToolsProtocol):
 
 class _AbortableWebSocket(WebSocketsSansIOProtocol):
     """websockets' sans-I/O protocol, with the `wasim.connection` extension in its scope."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        TALLY.closed += 1
+        super().connection_lost(exc)
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)

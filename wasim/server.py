@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ import uvicorn
 
 from wasim.connections import Deadlines, http_protocol, ws_protocol
 from wasim.errors import ConfigError, TargetError
+from wasim.gcfreeze import Freezer
 
 READY_PREFIX = "wasim serve: listening on "
 
@@ -130,18 +130,6 @@ def uvicorn_server(
     return uvicorn.Server(config)
 
 
-def freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """A gc callback: after a full collection, move what survived out of later collections.
-
-    With thousands of long-lived connections the server tracks ~300 objects per connection, and
-    each full collection walks all of them (0.2 s at 1,000 Socket.IO connections), stalling every
-    delivery meanwhile. What survives a full collection is alive, so freezing it is safe; the
-    price is that cycles among those objects that die later are only reclaimed by a restart.
-    """
-    if phase == "stop" and info.get("generation") == 2:
-        gc.freeze()
-
-
 async def serve(
     app: object,
     sock: socket.socket,
@@ -153,8 +141,11 @@ async def serve(
 ) -> None:
     """Serve `app` on an already bound socket until cancelled or signalled."""
     server = uvicorn_server(app, log_level, deadlines)
-    if gc_freeze and freeze_survivors not in gc.callbacks:
-        gc.callbacks.append(freeze_survivors)
+    tasks = []
+    if gc_freeze:
+        freezer = Freezer(server.server_state.connections)
+        freezer.install()
+        tasks.append(asyncio.create_task(freezer.run()))
 
     async def announce() -> None:
         while not server.started:
@@ -162,11 +153,12 @@ async def serve(
         if on_ready is not None:
             on_ready(url_of(sock))
 
-    announcer = asyncio.create_task(announce())
+    tasks.append(asyncio.create_task(announce()))
     try:
         await server.serve(sockets=[sock])
     finally:
-        announcer.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 @dataclass

@@ -116,8 +116,9 @@ def serve_command(
     gc_freeze: Annotated[
         bool,
         typer.Option(
-            help="Keep objects that survive a full garbage collection out of later ones: no "
-            "0.2 s stalls with thousands of connections, but cycles among them leak until restart."
+            help="Keep objects that survive a full garbage collection out of later ones (no "
+            "0.2 s stalls with thousands of connections); once as many connections have closed "
+            "as are open, one full collection reclaims what they left."
         ),
     ] = True,
     quiet: Annotated[bool, typer.Option(help="Print only the ready line.")] = False,
