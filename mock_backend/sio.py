@@ -36,7 +36,8 @@ class Outbox(asyncio.Queue[Any]):
         super().__init__()
         self.limit = limit
         self.overflow = overflow
-        self.over = False
+        self.over = False  # no more messages are queued
+        self.dropped = False
         self._drained: asyncio.Event | None = None
 
     def put_nowait(self, item: Any) -> None:
@@ -198,13 +199,14 @@ def install_handlers(backend: Backend) -> None:
 
     def drop_socket(eio_sid: str) -> None:
         """Abort a WebSocket at once; close a long-polling session after what it has queued."""
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing or socket.queue.dropped:
+            return
+        socket.queue.dropped = socket.queue.over = True  # once, and nothing more queued
         scope = sio.environ.get(eio_sid, {}).get("asgi.scope")
         if scope is not None and scope["type"] == "websocket":
             if drop(scope, metrics, "socketio", SLOW):
                 return
-        socket = sio.eio.sockets.get(eio_sid)
-        if socket is None or socket.closed or socket.closing:
-            return
         metrics.dropped.labels("socketio", SLOW).inc()
         log.info("dropped a socketio connection: %s", SLOW)
 

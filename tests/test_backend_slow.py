@@ -279,3 +279,36 @@ async def test_slow_reader_is_dropped_and_resumes_exactly_once(
     # Unbounded, the 20,000 queued events (2 KB of text each) took 50 MB and more.
     assert peak - rss_before < 20
     assert p95[1] < 1000  # nobody waited for the stuck reader's send timeout
+
+
+@pytest.fixture
+def patient(tmp_path: Path) -> Iterator[SpawnedBackend]:
+    """A backend whose buffers never fill here, so only the send timeout can drop a client."""
+    running = spawn_backend(
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+        "--max-buffered-events",
+        "1000000",
+        "--send-timeout",
+        "1",
+    )
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws", "socketio"])
+async def test_slow_reader_send_timeout_drops_it(patient: SpawnedBackend, kind: str) -> None:
+    close_stuck = await STUCK[kind](patient.url, mint_token("demo"))
+    try:
+        async with httpx.AsyncClient(base_url=patient.url, timeout=60) as client:
+            for _ in range(30):  # 6,000 events of 2 KB: more than the socket buffers hold
+                batch = [samples.text_message(STUCK_PHONE, TEXT) for _ in range(BATCH)]
+                await post_batch(client, batch)
+        labels = {"transport": METRIC_TRANSPORT[kind], "reason": "send timed out"}
+
+        async def timed_out() -> bool:
+            return await metric(patient.url, DROPPED, **labels) == 1
+
+        await wait_for(timed_out, timeout=30)
+    finally:
+        await close_stuck()
