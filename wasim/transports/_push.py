@@ -2,7 +2,8 @@
 
 A subclass opens one connection (`_open`), reads it until it drops (`_pump`) and closes it
 (`_drop`); this class turns that into a listener that reconnects by itself and resumes from the
-highest event id it saw, dropping replayed ids it already had (counted as duplicates).
+highest event id it saw, dropping replayed ids it already had (counted as duplicates). A
+`reset` event (the server does not know that id) makes it take the server's latest id instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import random
 from typing import Any
 
+from wasim import defaults
 from wasim.errors import WasimError
 from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
@@ -82,6 +84,9 @@ class PushListener(Listener):
         self._end()
 
     def _deliver(self, event: str, data: Any, received_at: float, event_id: Any = None) -> None:
+        if event == defaults.EVENT_RESET:
+            self._reset(data)
+            return
         if not isinstance(data, dict):
             data = {"value": data}
         if event_id is None:
@@ -105,6 +110,13 @@ class PushListener(Listener):
         self._queue.put_nowait(
             Received(self.transport, self.user, event, data, received_at, event_id)
         )
+
+    def _reset(self, data: Any) -> None:
+        """The server has no record of our last event id (a database reset, say): reload, that
+        is, take its latest id as ours, so what follows is not dropped as already seen."""
+        self.stats.resets += 1
+        last = data.get("last_event_id") if isinstance(data, dict) else None
+        self.stats.last_event_id = last if isinstance(last, int) else None
 
     async def _run(self) -> None:
         while True:

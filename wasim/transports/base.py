@@ -70,6 +70,7 @@ class TransportStats:
     duplicates: int = 0
     gaps: int = 0
     missed: int = 0
+    resets: int = 0  # `reset` events: the server had no such last event id; reloaded from its
     error_reasons: dict[str, int] = field(default_factory=dict)
 
     def error(self, reason: str) -> None:
