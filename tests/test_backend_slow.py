@@ -190,7 +190,7 @@ def p95_ms(sent: dict[str, float], normal: list[Collector]) -> float:
                     if wamid in sent:
                         hist.record(item.received_at - sent[wamid])
     assert hist.count == len(sent)
-    return hist.summary().p95_ms
+    return hist.summary().p95
 
 
 async def ids_until(kind: str, url: str, token: str, last: int) -> list[int]:
