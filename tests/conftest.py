@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from foreign_backend import create_foreign_app
-from helpers import REQUIRE_SERVICES
+from helpers import REQUIRE_SERVICES, Receiver, plain_receiver
 
 from mock_backend import Settings, create_app
 from wasim.server import ServerThread
@@ -139,3 +139,10 @@ def foreign_url() -> Iterator[str]:
     """tests/foreign_backend.py, a backend wasim did not write, served on a free port."""
     with ServerThread(create_foreign_app()) as running:
         yield running.url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A plain webhook receiver (any path) that keeps raw bodies and signature headers."""
+    with plain_receiver() as state:
+        yield state
