@@ -11,11 +11,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mock_backend import store
+from mock_backend import contacts, store
 from mock_backend.auth import Refused, authenticate, bearer
 from mock_backend.state import backend_of
 
 NOT_FOUND = "conversation not found"
+NO_CONTACT = "no webhook has mentioned this contact"
 
 
 class OpenConversation(BaseModel):
@@ -88,3 +89,17 @@ async def mark_read(
     if conversation is None:
         raise HTTPException(404, NOT_FOUND)
     return JSONResponse(conversation)
+
+
+async def get_contact(
+    request: Request,
+    phone: str = Path(min_length=1, max_length=64),
+    user: str = Depends(current_user),
+) -> Response:
+    """What the webhooks said about a contact: business-scoped id, marketing stop or resume,
+    address-book name, a new number; 404 when none mentioned it."""
+    async with backend_of(request).engine.connect() as conn:
+        found = await contacts.get_contact(conn, phone.removeprefix("+"))
+    if found is None:
+        raise HTTPException(404, NO_CONTACT)
+    return tagged(request, found)

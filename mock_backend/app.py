@@ -23,7 +23,9 @@ from mock_backend.settings import Settings
 from mock_backend.state import Backend, backend_of
 from mock_backend.writer import Writer
 
-PATHS = ("webhook_path", "conversations_path", "stream_path", "ws_path", "socketio_path")
+PATHS = (
+    "webhook_path", "conversations_path", "contacts_path", "stream_path", "ws_path", "socketio_path"
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -93,6 +95,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         methods=["POST"],
         tags=["conversations"],
     )
+    add(settings.contacts_path + "/{phone}", api.get_contact, methods=["GET"], tags=["contacts"])
     add(settings.stream_path, streams.stream, methods=["GET"], tags=["push"])
     app.add_api_websocket_route(settings.ws_path, streams.websocket)
     add("/healthz", healthz, methods=["GET"], tags=["ops"])

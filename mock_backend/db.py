@@ -76,6 +76,31 @@ messages = Table(
     Index("ix_messages_wamid", "wamid"),
 )
 
+# What the webhooks say about a contact (by phone): marketing opt-out, business-scoped id,
+# address-book name, and the number it moved to (reference §5b).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("phone", String, primary_key=True),
+    Column("user_id", String, nullable=True),
+    Column("name", String, nullable=True),
+    Column("marketing", String, nullable=True),
+    Column("changed_to", String, nullable=True),
+    Column("updated_at", String, nullable=False),
+    Index("ix_contacts_user_id", "user_id"),
+)
+
+# Call events, once each: a retried webhook does not ring twice.
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String, nullable=False),
+    Column("event", String, nullable=False),
+    Column("phone", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    PrimaryKeyConstraint("call_id", "event"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
+from mock_backend import contacts
 from mock_backend.db import conversations, insert_ignore, messages, utcnow
-from mock_backend.parse import Inbound, Item, Status
+from mock_backend.parse import Call, ContactChange, Inbound, Item, Status
 from mock_backend.store import (
     CONVERSATION_UPDATED,
     JSON,
@@ -42,6 +43,7 @@ def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list
     now = utcnow()
     inbound = [i for i in items if isinstance(i, Inbound)]
     statuses = [i for i in items if isinstance(i, Status)]
+    calls = [i for i in items if isinstance(i, Call)]
 
     by_wamid: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if statuses:
@@ -52,7 +54,7 @@ def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list
             by_wamid[r.wamid].append(dict(r._mapping))
 
     names: dict[str, str | None] = {m.phone: m.contact_name for m in inbound if m.contact_name}
-    phones = {m.phone for m in inbound}
+    phones = {m.phone for m in inbound} | {c.phone for c in calls}
     phones |= {s.recipient_id for s in statuses if s.wamid not in by_wamid}
     routes, convs = _route(conn, phones, names, default_owner, now)
     extra = {r["conversation_id"] for rs in by_wamid.values() for r in rs} - set(convs)
@@ -65,13 +67,14 @@ def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list
         if isinstance(item, Inbound):
             for cid in routes[item.phone]:
                 new_rows.setdefault((cid, item.wamid), _row(cid, item, now))
-        elif item.wamid not in by_wamid:
+        elif isinstance(item, Status) and item.wamid not in by_wamid:
             for cid in routes[item.recipient_id]:
                 new_rows.setdefault((cid, item.wamid), _row(cid, item, now))
     inserted = _insert(conn, list(new_rows.values()))
+    rang = contacts.new_calls(conn, calls, now)
 
     pending: list[Pending] = []
-    unread: dict[int, list[JSON]] = defaultdict(list)
+    unread: dict[int, list[tuple[JSON, bool]]] = defaultdict(list)  # (snapshot, counts as unread)
     status_changes: dict[int, str] = {}
     announced: set[tuple[int, str]] = set()
     for item in items:
@@ -86,12 +89,17 @@ def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list
                 owner = convs[cid]["owner"]
                 message = message_dict(row)
                 conv = conversation_dict(convs[cid], message)
-                unread[cid].append(conv)
+                unread[cid].append((conv, not item.outbound))
                 pending.append(
                     Pending(owner, NEW_MESSAGE, {"conversation_id": cid, "message": message})
                 )
                 pending.append(Pending(owner, CONVERSATION_UPDATED, {"conversation": conv}))
-        else:
+        elif isinstance(item, Call):
+            if (item.call_id, item.event) in rang:
+                rang.discard((item.call_id, item.event))
+                for cid in routes[item.phone]:
+                    pending.append(contacts.call_event(convs[cid]["owner"], cid, item))
+        elif isinstance(item, Status):
             created = [
                 inserted[(cid, item.wamid)]
                 for cid in routes.get(item.recipient_id, [])
@@ -117,20 +125,22 @@ def apply_batch(conn: Connection, items: list[Item], default_owner: str) -> list
             [{"row_id": i, "new_status": s} for i, s in status_changes.items()],
         )
     _bump_unread(conn, unread, now)
+    contacts.learn(conn, inbound, now)
+    contacts.apply_changes(conn, [i for i in items if isinstance(i, ContactChange)], now)
     return pending
 
 
-def _row(cid: int, item: Item, now: str) -> dict[str, Any]:
+def _row(cid: int, item: Inbound | Status, now: str) -> dict[str, Any]:
     if isinstance(item, Inbound):
         return {
             "conversation_id": cid,
             "wamid": item.wamid,
-            "direction": "inbound",
-            "from_phone": item.phone,
+            "direction": "outbound" if item.outbound else "inbound",
+            "from_phone": item.business_phone if item.outbound else item.phone,
             "type": item.type,
             "text": item.text,
             "timestamp": item.timestamp,
-            "status": "received",
+            "status": "sent" if item.outbound else "received",
             "raw": item.raw,
             "created_at": now,
         }
@@ -218,8 +228,9 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str
     }
 
 
-def _bump_unread(conn: Connection, unread: dict[int, list[JSON]], now: str) -> None:
-    """Add each conversation's new messages to its unread count, and fix up the snapshots."""
+def _bump_unread(conn: Connection, unread: dict[int, list[tuple[JSON, bool]]], now: str) -> None:
+    """Add each conversation's new inbound messages to its unread count (an echo, sent by the
+    business, is the last message but not unread), and fix up the snapshots."""
     if not unread:
         return
     conn.execute(
@@ -231,7 +242,11 @@ def _bump_unread(conn: Connection, unread: dict[int, list[JSON]], now: str) -> N
             updated_at=now,
         ),
         [
-            {"conv_id": cid, "n": len(snaps), "last_id": snaps[-1]["last_message"]["id"]}
+            {
+                "conv_id": cid,
+                "n": sum(counts for _, counts in snaps),
+                "last_id": snaps[-1][0]["last_message"]["id"],
+            }
             for cid, snaps in unread.items()
         ],
     )
@@ -242,7 +257,8 @@ def _bump_unread(conn: Connection, unread: dict[int, list[JSON]], now: str) -> N
     )
     for cid, total in rows:
         snaps = unread[cid]
-        base = total - len(snaps)
-        for k, snap in enumerate(snaps, start=1):
-            snap["unread_count"] = base + k
+        count = total - sum(counts for _, counts in snaps)
+        for snap, counts in snaps:
+            count += counts
+            snap["unread_count"] = count
             snap["updated_at"] = now

@@ -21,6 +21,12 @@ class Metrics:
         self.webhooks = Counter(
             "wasim_webhooks", "Webhook POSTs by outcome.", ["outcome"], registry=self.registry
         )
+        self.webhook_updates = Counter(
+            "wasim_webhook_updates",
+            "Updates received, by webhook field (messages, statuses, calls, history …).",
+            ["field"],
+            registry=self.registry,
+        )
         self.webhook_errors = Counter(
             "wasim_webhook_value_errors",
             "value.errors[] entries received.",

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     webhook_path: str = defaults.WEBHOOK_PATH
     conversations_path: str = defaults.CONVERSATIONS_PATH
+    contacts_path: str = defaults.CONTACTS_PATH
     stream_path: str = defaults.STREAM_PATH
     ws_path: str = defaults.WS_PATH
     socketio_path: str = defaults.SOCKETIO_PATH

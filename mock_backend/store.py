@@ -16,6 +16,7 @@ from mock_backend.db import conversations, events, insert_ignore, messages, user
 NEW_MESSAGE = "new_message"
 CONVERSATION_UPDATED = "conversation_updated"
 MESSAGE_STATUS = "message_status"
+CALL = "call"
 
 JSON = dict[str, Any]
 

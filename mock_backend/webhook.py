@@ -91,6 +91,8 @@ async def ingest(backend: Backend, raw: bytes, signature: str | None) -> tuple[i
         outcome.labels("malformed").inc()
         return 400, "body is not a JSON object"
     parsed = parse_webhook(doc)
+    for name, count in parsed.fields.items():
+        backend.metrics.webhook_updates.labels(name).inc(count)
     if parsed.errors:
         backend.metrics.webhook_errors.inc(parsed.errors)
     if parsed.items:
@@ -100,7 +102,9 @@ async def ingest(backend: Backend, raw: bytes, signature: str | None) -> tuple[i
             # Not 200: Meta will deliver it again, so nothing is lost.
             outcome.labels("storage_failed").inc()
             return 503, "could not store the webhook; retry"
-    outcome.labels("stored" if parsed.items else "ignored").inc()
+    known = parsed.fields or parsed.errors
+    stored = "stored" if parsed.items else "acknowledged" if known else "ignored"
+    outcome.labels(stored).inc()
     return 200, ""
 
 

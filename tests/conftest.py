@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from foreign_backend import create_foreign_app
-from helpers import REQUIRE_SERVICES
+from helpers import REQUIRE_SERVICES, Receiver, plain_receiver
 
 from mock_backend import Settings, create_app
 from wasim.server import ServerThread
@@ -171,3 +171,10 @@ def node() -> str:
             if done.returncode != 0:
                 pytest.fail(f"npm ci --prefix tests/node failed: {done.stderr.strip()}")
     return node
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A plain webhook receiver (any path) that keeps raw bodies and signature headers."""
+    with plain_receiver() as state:
+        yield state

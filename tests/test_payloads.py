@@ -55,7 +55,7 @@ def test_payloads_status_has_meta_shape(status: str) -> None:
         status,
         "5215512345678",
     )
-    assert ("contacts" in value) == (status in ("sent", "delivered", "read"))
+    assert ("contacts" in value) == (status in ("sent", "delivered", "read", "played"))
     assert ("pricing" in item) == (status in ("sent", "delivered"))
     assert "conversation" not in item
     assert ("errors" in item) == (status == "failed")

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import sign
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from helpers import Receiver, sign
 from typer.testing import CliRunner
 
 from wasim.cli import app
@@ -29,32 +23,8 @@ from wasim.send import (
     retry_profile,
     send_plan,
 )
-from wasim.server import ServerThread
 
 SECRET = "test-secret"
-
-
-@dataclass
-class Receiver:
-    url: str = ""
-    fail_first: int = 0
-    bodies: list[bytes] = field(default_factory=list)
-    signatures: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook endpoint that keeps every raw body and answers 500 `fail_first` times."""
-    state = Receiver()
-
-    async def webhook(request: Request) -> Response:
-        state.bodies.append(await request.body())
-        state.signatures.append(request.headers.get("x-hub-signature-256", ""))
-        return Response(status_code=500 if len(state.bodies) <= state.fail_first else 200)
-
-    with ServerThread(Starlette(routes=[Route("/hook", webhook, methods=["POST"])])) as server:
-        state.url = server.url
-        yield state
 
 
 def target(receiver: Receiver, timeout: float = 5.0) -> Target:

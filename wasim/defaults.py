@@ -18,6 +18,7 @@ DEFAULT_OWNER = "demo"
 
 WEBHOOK_PATH = "/api/whatsapp/webhook"
 CONVERSATIONS_PATH = "/api/whatsapp/conversations"
+CONTACTS_PATH = "/api/whatsapp/contacts"
 STREAM_PATH = "/api/whatsapp/stream"
 WS_PATH = "/api/whatsapp/ws"
 SOCKETIO_PATH = "/socket.io"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -12,12 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from wasim import defaults
-from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
+from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.ledger import chosen
-from wasim.payloads.factory import ContextKind, Shape
+from wasim.payloads.kinds import help_text
+from wasim.payloads.model import ContextKind, Shape
 from wasim.send.encoding import SignMode, Style
 from wasim.send.job import JobOutcome, SendJob, printable, run_job, sign_source
-from wasim.send.report import GUIDANCE_MEDIAN_MS, SendReport
+from wasim.send.report import GUIDANCE_MEDIAN_MS, IDS_KEPT, SendReport
 from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
 
@@ -26,7 +26,7 @@ from wasim.send.verify import VerifyResult, verify
 def send_command(
     kind: Annotated[
         str | None,
-        typer.Argument(help="Message type (text, image, voice, …), status or lifecycle."),
+        typer.Argument(help=f"What to send (default text). {help_text()}.", show_default=False),
     ] = None,
     status: Annotated[
         str | None, typer.Argument(help="With `status`: sent, delivered, read, failed or played.")
@@ -54,9 +54,11 @@ def send_command(
     rate: Annotated[str, typer.Option(help="Open-model rate, e.g. 200/s or 600/min.")] = "10/s",
     count: Annotated[
         int | None,
-        typer.Option(help="Number of POSTs (default 1); a lifecycle is always sent whole."),
+        typer.Option(help="Number of POSTs (default 1); a lifecycle or call is always sent whole."),
     ] = None,
-    duration: Annotated[str | None, typer.Option(help="Send for this long, e.g. 30s.")] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="Send for this long at --rate, e.g. 30s (not with --count).")
+    ] = None,
     batch: Annotated[int, typer.Option(help="Updates per POST.")] = 1,
     duplicates: Annotated[float, typer.Option(help="Probability of a duplicate delivery.")] = 0.0,
     reorder: Annotated[float, typer.Option(help="Probability of swapping neighbours.")] = 0.0,
@@ -78,6 +80,12 @@ def send_command(
         ),
     ] = False,
     shape: Annotated[str, typer.Option(help="Payload shape: current or pre2026.")] = "current",
+    failed_contacts: Annotated[
+        bool,
+        typer.Option(
+            help="`failed` statuses also carry `contacts` (default: recipient_user_id only)."
+        ),
+    ] = False,
     locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
     style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
     bad_secret: Annotated[bool, typer.Option(help="Sign with a wrong secret.")] = False,
@@ -98,14 +106,30 @@ def send_command(
         ),
     ] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Write no send ledger.")] = False,
-    url: Annotated[str, typer.Option(help="Target base URL.")] = defaults.BASE_URL,
-    path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
+    url: Annotated[
+        str, typer.Option(help="Target: a base URL, or the whole webhook URL (its path is used).")
+    ] = defaults.BASE_URL,
+    path: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Webhook path, replacing the URL's (default: the URL's own, else "
+            f"{defaults.WEBHOOK_PATH})."
+        ),
+    ] = None,
+    expect: Annotated[
+        str,
+        typer.Option(
+            help="Answers that count as success: a code or class, e.g. 401 or 4xx for a refusal "
+            "test; otherwise exit 1 with what came back."
+        ),
+    ] = "2xx",
     app_secret: Annotated[
         str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs.")
     ] = defaults.APP_SECRET,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Send realistic, signed WhatsApp webhooks on an open-model schedule.
+    """Send realistic, signed WhatsApp webhooks on an open-model schedule; exit 1 when the
+    answers are not the expected ones (--expect), 130 on Ctrl-C with the report so far.
 
     Example: wasim send text --body hola --from 5215512345678
     """
@@ -121,29 +145,26 @@ def send_command(
         batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
         processes=processes,
         retry=retry, time_scale=time_scale, seed=seed, marker=marker, shape=cast(Shape, shape),
+        failed_contacts=failed_contacts, expect=expect,
         locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
         print_only=print_only, record_to=record_to, replay=replay,
         ledger=chosen(ledger, not no_ledger),
     )  # fmt: skip
     progress = Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=as_json,
+        console=err_console, transient=True, disable=as_json or not err_console.is_terminal,
     )  # fmt: skip
     task = progress.add_task("send", total=None)
-    stop = asyncio.Event()  # Ctrl-C: the report of what was sent so far, then exit 130
     with progress:
         outcome = run(
             run_job(
                 job,
                 on_plan=lambda total: progress.update(task, total=total),
                 on_progress=lambda done: progress.update(task, completed=done),
-                stop=stop,
             ),
             fast_loop=True,
-            stop=stop,
         )
-    render_send(outcome, as_json, interrupted=stop.is_set())
-    exit_if_interrupted()
+    render_send(outcome, as_json)
 
 
 @app.command("sign", cls=Command)
@@ -183,7 +204,7 @@ def verify_command(
         raise typer.Exit(code=1)
 
 
-def render_send(outcome: JobOutcome, as_json: bool, interrupted: bool = False) -> None:
+def render_send(outcome: JobOutcome, as_json: bool) -> None:
     if outcome.report is None:
         shown = [printable(outcome.endpoint, d) for d in outcome.printed]
         if as_json:
@@ -195,33 +216,49 @@ def render_send(outcome: JobOutcome, as_json: bool, interrupted: bool = False) -
             console.print(item["body"], highlight=False, soft_wrap=True, markup=False)
             console.print(item["curl"], highlight=False, soft_wrap=True, markup=False)
         return
+    report = outcome.report
     if as_json:
-        extra = {"recorded": outcome.recorded, **({"interrupted": True} if interrupted else {})}
-        console.print_json(data={**outcome.report.as_dict(), **extra})
-        return
-    console.print(send_table(outcome.report, interrupted))
+        extra = {"recorded": outcome.recorded, "problem": outcome.problem}
+        console.print_json(data={**report.as_dict(), **extra})
+    else:
+        console.print(send_table(report, outcome.endpoint))
+    if outcome.interrupted:
+        err_console.print(
+            f"interrupted after {report.elapsed:.1f} s: {report.sent} of {report.planned} "
+            "planned POSTs were sent and answered (above)"
+        )
+        raise typer.Exit(code=130)
+    if outcome.problem is not None:
+        fail(outcome.problem)
 
 
-def send_table(report: SendReport, interrupted: bool = False) -> Table:
-    title = "wasim send (interrupted)" if interrupted else "wasim send"
+def send_table(report: SendReport, endpoint: str) -> Table:
+    title = f"wasim send → {endpoint}" + (" (interrupted)" if report.interrupted else "")
     table = Table(title=title, show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")
     latency, lag = report.latency.summary(), report.lag.summary()
-    verdict = "[green]meets[/]" if report.meets_guidance else "[red]misses[/]"
+    if not report.codes.get("200"):
+        guidance = "not judged: no 200 answers"
+    else:
+        verdict = "[green]meets[/]" if report.meets_guidance else "[red]misses[/]"
+        limits = f"median ≤ {GUIDANCE_MEDIAN_MS:.0f} ms, < 1% over 1 s"
+        guidance = f"{verdict} ({limits}: {report.slow} over)"
+    codes = sorted(report.codes.items())
     rows: list[tuple[str, Any]] = [
         ("sent", f"{report.sent} of {report.planned} planned ({report.rate:.0f}/s)"),
-        ("answers", ", ".join(f"{k}: {v}" for k, v in sorted(report.answers.items())) or "none"),
+        ("answers", ", ".join(f"{code}: {n}" for code, n in codes) or "none"),
         ("timeouts", report.timeouts),
         ("connection errors", report.errors),
         ("retries", report.retries),
         ("duplicates", report.duplicates),
         ("gave up", report.gave_up),
         ("receiver latency", _ms(latency.p50, latency.p95, latency.p99, latency.max)),
-        (
-            "Meta guidance",
-            f"{verdict} (median ≤ {GUIDANCE_MEDIAN_MS:.0f} ms, < 1% over 1 s: {report.slow} over)",
-        ),
+        ("Meta guidance", guidance),
         ("schedule lag", _ms(lag.p50, lag.p95, lag.p99, lag.max)),
     ]
+    if report.ids and report.planned <= IDS_KEPT:
+        rows.append(("ids", "\n".join(report.ids)))
     for key, value in rows:
         table.add_row(key, str(value))
     return table

@@ -1,84 +1,33 @@
-"""`PayloadFactory`: contacts, messages, statuses and errors wrapped in Meta's envelope."""
+"""`PayloadFactory`: contacts, messages, statuses and errors wrapped in Meta's envelope.
+
+Every kind `wasim send` knows (`wasim.payloads.kinds`) is built here or by the modules for
+the 2025-2026 fields (`coexistence`, `calls`, `events`), all from one seeded generator.
+"""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
 
 from faker import Faker
 
 from wasim.correlate import new_marker, with_marker
 from wasim.errors import ConfigError
 from wasim.payloads import ids, statuses
+from wasim.payloads.kinds import KINDS, kind_names
 from wasim.payloads.messages import BUILDERS, REPLIES_TO_BUSINESS, UNSUPPORTED_ERRORS, Draw
-
-JSON = dict[str, Any]
-Shape = Literal["current", "pre2026"]
-Field = Literal["messages", "statuses", "errors"]
-ContextKind = Literal["reply", "forwarded", "frequently_forwarded"]
+from wasim.payloads.model import JSON, Contact, ContextKind, Shape, Update, set_path
 
 MESSAGE_KINDS = tuple(BUILDERS)
 STATUS_KINDS = statuses.STATUSES
 # With a seed, timestamps start here (2026-04-01) so two runs give the same bytes.
 SEEDED_EPOCH = 1775001600
-_DELETE = None
+# People who write to the business: past this many, messages come from people already seen.
+POPULATION = 1000
+MARKERS_KEPT = 100_000  # marker -> id of the latest messages (probe looks a marker up)
 
-
-@dataclass(frozen=True)
-class Contact:
-    """A WhatsApp user as the business sees them."""
-
-    phone: str
-    name: str
-    user_id: str
-
-    def as_dict(self, shape: Shape) -> JSON:
-        if shape == "pre2026":
-            return {"profile": {"name": self.name}, "wa_id": self.phone}
-        return {"profile": {"name": self.name}, "wa_id": self.phone, "user_id": self.user_id}
-
-
-@dataclass(frozen=True)
-class Update:
-    """One update: an inbound message, a status, or a value-level error, with its sender."""
-
-    field: Field
-    item: JSON
-    contact: Contact | None = None
-
-    @property
-    def wamid(self) -> str | None:
-        value = self.item.get("id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def status(self) -> str | None:
-        value = self.item.get("status")
-        return value if isinstance(value, str) else None
-
-
-def set_path(target: JSON, path: str, value: object) -> None:
-    """Set `a.b.0.c` in nested dicts and lists; `None` removes the key."""
-    parts = path.split(".")
-    node: Any = target
-    try:
-        for part in parts[:-1]:
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        elif value is _DELETE:
-            node.pop(last, None)
-        else:
-            node[last] = value
-    except (ValueError, IndexError, TypeError, AttributeError):
-        raise ConfigError(f"cannot set {path!r}: no such place in the payload") from None
+__all__ = ["JSON", "Contact", "ContextKind", "PayloadFactory", "Shape", "Update", "set_path"]
 
 
 class PayloadFactory:
@@ -92,6 +41,8 @@ class PayloadFactory:
         *,
         clock: Callable[[], float] | None = None,
         markers: bool = False,
+        population: int = POPULATION,
+        failed_contacts: bool = False,
     ) -> None:
         if shape not in ("current", "pre2026"):
             raise ConfigError(f"unknown payload shape {shape!r}: use current or pre2026")
@@ -111,6 +62,12 @@ class PayloadFactory:
         self._clock = clock
         self._seeded_now = float(SEEDED_EPOCH)
         self._contacts: dict[str, Contact] = {}
+        self._people: list[str] = []  # phones of drawn contacts, up to `population`
+        self.population = max(1, population)
+        # `failed` statuses: the documented recipient_user_id only, or also `contacts`.
+        self.failed_contacts = failed_contacts
+        self.sent_echoes: dict[str, tuple[str, str]] = {}  # phone -> (echo id, wire type)
+        self.groups: list[str] = []  # group ids this business created, for group events
         # marker code -> message id, when texts and captions carry a marker (wasim.correlate)
         self.markers: dict[str, str] | None = {} if markers else None
         self.waba_id = ids.numeric_id(self.rng, 15)
@@ -132,9 +89,12 @@ class PayloadFactory:
         return ids.wamid(self.rng, phone or self.contact().phone, inbound)
 
     def contact(self, phone: str | None = None, name: str | None = None) -> Contact:
-        """The contact behind `phone` (stable per factory), or a new random one."""
+        """The contact behind `phone` (stable per factory), or a random one: a new person
+        until `population` people have written, then one of them again."""
         if phone is not None and phone in self._contacts and name is None:
             return self._contacts[phone]
+        if phone is None and name is None and len(self._people) >= self.population:
+            return self._contacts[self.rng.choice(self._people)]
         locale = self.rng.choice(self.draw.locales)
         if phone is not None and not phone.isdigit():
             raise ConfigError(f"phone {phone!r} must be digits only, with its country code")
@@ -144,8 +104,25 @@ class PayloadFactory:
             name=name or str(self.draw.faker(locale).name()),
             user_id=ids.user_id(self.rng, ids.country_of(locale)),
         )
+        if number not in self._contacts and phone is None:
+            self._people.append(number)
         self._contacts[number] = person
         return person
+
+    def renamed(
+        self, person: Contact, phone: str | None = None, user_id: str | None = None
+    ) -> Contact:
+        """`person` after a change of number or business-scoped id; later updates use it."""
+        changed = Contact(phone or person.phone, person.name, user_id or person.user_id)
+        self._contacts[changed.phone] = changed
+        if changed.phone != person.phone:
+            self._contacts.pop(person.phone, None)
+            self._people = [changed.phone if p == person.phone else p for p in self._people]
+        return changed
+
+    def new_user_id(self, person: Contact) -> str:
+        """A fresh business-scoped id in `person`'s country (the BSUID's prefix)."""
+        return ids.user_id(self.rng, person.user_id.partition(".")[0] or "US")
 
     # updates --------------------------------------------------------------------------------
 
@@ -167,10 +144,15 @@ class PayloadFactory:
         who = self.contact(from_phone, name)
         wire_type, build = BUILDERS[kind]
         ts = self.now()
-        business_wamid = ids.wamid(self.rng, who.phone, inbound=False)
-        body = build(self.draw, ts, {"business_wamid": business_wamid, **_who(who)})
+        # Only replies and reactions point at a business message: draw its id for them alone.
+        replies = kind in REPLIES_TO_BUSINESS or context == "reply"
+        business_wamid = ""
+        if replies or kind in ("reaction", "unreaction"):
+            business_wamid = ids.wamid(self.rng, who.phone, inbound=False)
+        ctx = {"business_wamid": business_wamid, "name": who.name, "phone": who.phone}
+        body = build(self.draw, ts, ctx)
         item: JSON = {}
-        if kind in REPLIES_TO_BUSINESS or context == "reply":
+        if replies:
             item["context"] = {"from": self.display_phone_number, "id": business_wamid}
         elif context in ("forwarded", "frequently_forwarded"):
             item["context"] = {context: True}
@@ -185,10 +167,21 @@ class PayloadFactory:
         item["type"] = wire_type
         if kind == "unsupported":
             item["errors"] = [dict(error) for error in UNSUPPORTED_ERRORS]
-        if self.markers is not None:
-            self._mark(item, wire_type)
+        if kind == "system":
+            self._changed_number(who, body)
+        self.mark(item, wire_type)
         _apply(item, overrides)
         return Update("messages", item, None if kind == "system" else who)
+
+    def _changed_number(self, who: Contact, body: JSON) -> None:
+        # A new number also means a new business-scoped id; since Aug 2026 the system
+        # message carries both ids (Meta changelog, reference §5b identity changes).
+        moved = self.renamed(who, phone=str(body["wa_id"]), user_id=self.new_user_id(who))
+        if self.shape == "current":
+            kind = body.pop("type")
+            body["user_id"] = moved.user_id
+            body["previous_user_id"] = who.user_id
+            body["type"] = kind
 
     def status(
         self,
@@ -213,6 +206,8 @@ class PayloadFactory:
             "recipient_id": who.phone,
         }
         if status == "failed":
+            # Sources disagree (reference §5b): the documented default names the user by
+            # recipient_user_id only; `failed_contacts` also sends `contacts`.
             if self.shape == "current":
                 item["recipient_user_id"] = who.user_id
             item["errors"] = [statuses.error_object(error_code, statuses.FAILED_ERRORS)]
@@ -226,7 +221,11 @@ class PayloadFactory:
             if priced and status != "played":
                 item["pricing"] = price
         _apply(item, overrides)
-        carries_contact = self.shape == "current" and status in ("sent", "delivered", "read")
+        # `played` is read-like: its contacts are read's (reference §5b).
+        carries_contact = self.shape == "current" and (
+            status in ("sent", "delivered", "read", "played")
+            or (status == "failed" and self.failed_contacts)
+        )
         return Update("statuses", item, who if carries_contact else None)
 
     def lifecycle(
@@ -266,7 +265,24 @@ class PayloadFactory:
 
     # envelopes ------------------------------------------------------------------------------
 
+    def updates(
+        self,
+        kind: str,
+        phone: str | None = None,
+        *,
+        context: ContextKind | None = None,
+        referral: bool = False,
+    ) -> list[Update]:
+        """The updates one draw of `kind` produces (see `wasim.payloads.kinds.KINDS`); a
+        lifecycle or a whole call produces several, in the order Meta sends them."""
+        found = KINDS.get("button_reply" if kind == "interactive" else kind)
+        if found is None:
+            raise ConfigError(f"unknown kind {kind!r}; one of: {', '.join(kind_names())}")
+        return found.build(self, phone, context, referral)
+
     def value(self, update: Update) -> JSON:
+        if update.flat:
+            return dict(update.item)
         value: JSON = {
             "messaging_product": "whatsapp",
             "metadata": {
@@ -283,7 +299,7 @@ class PayloadFactory:
         """The whole webhook body; several updates become several changes of one entry."""
         if not updates:
             raise ConfigError("an envelope needs at least one update")
-        changes = [{"value": self.value(u), "field": "messages"} for u in updates]
+        changes = [{"value": self.value(u), "field": u.change} for u in updates]
         return {
             "object": "whatsapp_business_account",
             "entry": [{"id": self.waba_id, "changes": changes}],
@@ -292,9 +308,10 @@ class PayloadFactory:
     def batch(self, updates: Sequence[Update]) -> JSON:
         return self.envelope(*updates)
 
-    def _mark(self, item: JSON, wire_type: str) -> None:
-        """Append a fresh marker to the message's text or caption, if it has one."""
-        assert self.markers is not None
+    def mark(self, item: JSON, wire_type: str) -> None:
+        """With markers on, append a fresh one to the message's text or caption, if any."""
+        if self.markers is None:
+            return
         body = item.get(wire_type)
         name = "body" if wire_type == "text" else "caption"
         if not isinstance(body, dict) or not isinstance(body.get(name), str):
@@ -304,6 +321,8 @@ class PayloadFactory:
             code = new_marker(self.rng)
         body[name] = with_marker(body[name], code)
         self.markers[code] = item["id"]
+        if len(self.markers) > MARKERS_KEPT:  # a long run's memory stays flat
+            del self.markers[next(iter(self.markers))]
 
     def _referral(self) -> JSON:
         video = self.rng.random() < 0.3
@@ -324,10 +343,6 @@ class PayloadFactory:
         ref["ctwa_clid"] = ids.sha256_b64(self.rng).rstrip("=")
         ref["welcome_message"] = {"text": "Hi there! Let us know how we can help!"}
         return ref
-
-
-def _who(contact: Contact) -> JSON:
-    return {"name": contact.name, "phone": contact.phone}
 
 
 def _apply(item: JSON, overrides: Mapping[str, object]) -> None:

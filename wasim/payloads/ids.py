@@ -1,4 +1,8 @@
-"""Identifiers shaped like Meta's: wamids (reference §3.4), phone numbers, BSUIDs, media ids."""
+"""Identifiers shaped like Meta's: wamids (reference §3.4), call ids, phone numbers, BSUIDs.
+
+Each id is one or two draws of the seeded generator (`getrandbits`), not one draw per character:
+at 100,000 webhooks a second the ids are built while sending.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +26,11 @@ COUNTRY_OF_LOCALE: dict[str, tuple[str, str, int]] = {
 }
 DEFAULT_LOCALES = ("es_MX", "pt_BR", "en_US", "de_DE", "fr_FR", "ja_JP")
 
-_HEX = "0123456789ABCDEF"
-
 
 def phone_number(rng: random.Random, locale: str) -> str:
     """Digits only, with country code, as Meta writes `from` and `wa_id`."""
     _, code, length = COUNTRY_OF_LOCALE.get(locale, COUNTRY_OF_LOCALE["en_US"])
-    first = str(rng.randint(2, 9))
-    return code + first + "".join(str(rng.randint(0, 9)) for _ in range(length - 1))
+    return f"{code}{rng.randint(2, 9)}{rng.randrange(10 ** (length - 1)):0{length - 1}d}"
 
 
 def country_of(locale: str) -> str:
@@ -42,7 +43,7 @@ def user_id(rng: random.Random, country: str) -> str:
 
 
 def _hex(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(_HEX) for _ in range(length))
+    return f"{rng.getrandbits(4 * length):0{length}X}"
 
 
 def message_key(rng: random.Random, inbound: bool) -> str:
@@ -59,8 +60,18 @@ def message_key(rng: random.Random, inbound: bool) -> str:
 
 def wamid(rng: random.Random, phone: str, inbound: bool = True) -> str:
     """`wamid.` + base64 of the Thrift-like struct real ids decode to (reference §3.4)."""
+    return "wamid." + _struct(phone, message_key(rng, inbound), inbound)
+
+
+def wacid(rng: random.Random, phone: str) -> str:
+    """A call id: `wacid.` + the same struct with a 32-hex key, as Meta's calling samples
+    decode (`wacid.HBgLMTIxODU1NTI4MjgVAgARGCAy…`)."""
+    return "wacid." + _struct(phone, _hex(rng, 32), inbound=False)
+
+
+def _struct(phone: str, key_text: str, inbound: bool) -> str:
     digits = phone.encode("ascii")
-    key = message_key(rng, inbound).encode("ascii")
+    key = key_text.encode("ascii")
     raw = (
         b"\x1c\x18"
         + bytes([len(digits)])
@@ -72,11 +83,16 @@ def wamid(rng: random.Random, phone: str, inbound: bool = True) -> str:
         + key
         + b"\x00"
     )
-    return "wamid." + base64.b64encode(raw).decode("ascii")
+    return base64.b64encode(raw).decode("ascii")
 
 
 def numeric_id(rng: random.Random, digits: int = 15) -> str:
     return str(rng.randint(10 ** (digits - 1), 10**digits - 1))
+
+
+def group_id(rng: random.Random) -> str:
+    """A WhatsApp group id as YCloud's group webhooks show it (`120363…@g.us`) [BSP]."""
+    return f"120363{rng.randrange(10**12):012d}@g.us"
 
 
 def sha256_b64(rng: random.Random) -> str:

@@ -1,17 +1,16 @@
 """One schedule over several processes: each sends every N-th POST at the same instants.
 
 One Python process tops out at one core. With `processes=N` the plan is dealt round-robin to
-N children, which start together at one wall-clock instant, keep every POST's scheduled time,
-and send back their reports (histograms encoded), merged here into one. Ctrl-C is this
-process's alone: the children ignore SIGINT, and `stop` reaches them as a word on their pipe,
-which ends each one's sending early with the report of what it sent.
+N children (or, from a `Recipe`, each child builds its own N-th of it), which start together at
+one wall-clock instant, keep every POST's scheduled time, and send back their reports
+(histograms encoded), merged here into one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Coroutine, Sequence
@@ -22,15 +21,15 @@ from typing import Any, TypeVar
 
 from wasim.errors import ConfigError, TargetError
 from wasim.ledger import LedgerWriter
-from wasim.send.plan import Delivery
+from wasim.send.plan import Delivery, Recipe
 from wasim.send.report import SendReport
 from wasim.send.retry import RetryProfile
 from wasim.send.sender import OnProgress, Target, send_plan
 
 T = TypeVar("T")
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
+INTERRUPT_WAIT_S = 5.0  # how long an interrupted parent waits for the children's reports
 _POLL_S = 0.05
-_STOP = "stop"  # the parent's word to a child: Ctrl-C, end the schedule now
 
 
 def run_fast(coro: Coroutine[Any, Any, T]) -> T:
@@ -44,23 +43,27 @@ def run_fast(coro: Coroutine[Any, Any, T]) -> T:
 
 async def send_split(
     target: Target,
-    plan: Sequence[Delivery],
+    plan: Sequence[Delivery] | Recipe,
     processes: int,
     *,
     concurrency: int = 256,
     retry: RetryProfile | None = None,
     on_progress: OnProgress | None = None,
     ledger: Path | None = None,
-    stop: asyncio.Event | None = None,
+    report: SendReport | None = None,
 ) -> SendReport:
     """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each.
 
-    With `ledger`, each child appends its own POSTs' lines there (see wasim.ledger). Setting
-    `stop` ends the sending early with the report of what was sent.
+    `plan` is a list of deliveries, dealt round-robin and shipped to the children, or a
+    `Recipe`, split into one share per child, each built by its own builder process as it is
+    sent (memory stays flat at any rate and duration). With `ledger`, each child appends its
+    own POSTs' lines there (see wasim.ledger). `report`, when given, is filled in place; when
+    the run is cancelled (Ctrl-C) the children are interrupted too and their reports of what
+    they sent merged into it.
     """
-    stop = stop or asyncio.Event()
     if processes < 1:
         raise ConfigError("--processes must be at least 1")
+    report = report if report is not None else SendReport()
     context = multiprocessing.get_context("spawn")  # no fork of a running event loop
     children = []
     for _ in range(processes):
@@ -72,33 +75,34 @@ async def send_split(
         process.start()
         theirs.close()
         children.append((process, ours, done))
+    collected: set[int] = set()
     try:
-        for k, (_, pipe, _) in enumerate(children):
-            pipe.send(list(plan[k::processes]))
+        if isinstance(plan, Recipe):
+            shares: list[Recipe] | list[list[Delivery]] = plan.split(processes)
+        else:
+            shares = [list(plan[k::processes]) for k in range(processes)]
+        for share, (_, pipe, _) in zip(shares, children, strict=True):
+            pipe.send(share)
         for _, pipe, _ in children:
-            if await _receive(pipe, stop) is None:  # "ready": the share arrived and was unpickled
-                return SendReport(planned=len(plan))  # stopped before the schedule began
+            await _receive(pipe)  # "ready": the share arrived and was unpickled
         start_at = time.time() + START_MARGIN_S
         for _, pipe, _ in children:
             pipe.send(start_at)
-        report = SendReport()
-        told = False
-        for process, pipe, _ in children:
+        for k, (process, pipe, _) in enumerate(children):
             while not pipe.poll():
-                if stop.is_set() and not told:
-                    told = True
-                    for _, other, _ in children:
-                        with contextlib.suppress(OSError):
-                            other.send(_STOP)
                 if on_progress is not None:
                     on_progress(sum(int(done.value) for _, _, done in children))
                 if not process.is_alive() and not pipe.poll():
                     raise TargetError(f"a sending process died (exit code {process.exitcode})")
                 await asyncio.sleep(_POLL_S)
             report.merge(SendReport.decode(await _receive(pipe)))
+            collected.add(k)
         if on_progress is not None:
             on_progress(report.sent)
         return report
+    except asyncio.CancelledError:
+        _interrupt([c for k, c in enumerate(children) if k not in collected], report)
+        raise
     finally:
         for process, pipe, _ in children:
             pipe.close()
@@ -107,16 +111,27 @@ async def send_split(
                 process.kill()
 
 
-async def _receive(pipe: Connection, stop: asyncio.Event | None = None) -> Any:
-    """The child's next message; None if `stop` is set first."""
+def _interrupt(children: list[tuple[Any, Connection, Any]], report: SendReport) -> None:
+    """Interrupt the children still sending and merge the reports they send back."""
+    report.interrupted = True
+    for process, _, _ in children:
+        if process.is_alive() and os.name == "posix":
+            os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + INTERRUPT_WAIT_S
+    for _, pipe, _ in children:
+        try:
+            if pipe.poll(max(deadline - time.monotonic(), 0.0)):
+                message = pipe.recv()
+                if isinstance(message, dict):
+                    report.merge(SendReport.decode(message))
+        except (EOFError, OSError):
+            continue
+
+
+async def _receive(pipe: Connection) -> Any:
     while not pipe.poll():
-        if stop is not None and stop.is_set():
-            return None
         await asyncio.sleep(_POLL_S)
-    try:
-        message = pipe.recv()
-    except (EOFError, OSError):
-        raise TargetError("a sending process died before its report") from None
+    message = pipe.recv()
     if isinstance(message, BaseException):
         raise message
     return message
@@ -130,56 +145,38 @@ def _child(
     done: Synchronized[int],
     ledger: Path | None,
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and says stop
     writer = LedgerWriter(ledger, announce=False) if ledger is not None else None
+    report = SendReport()
     try:
-        share: list[Delivery] = pipe.recv()
+        plan: list[Delivery] | Recipe = pipe.recv()
         pipe.send("ready")
         start_at: float = pipe.recv()
 
         def progress(count: int) -> None:
             done.value = count
 
-        report = run_fast(
-            _send_share(
-                pipe,
+        run_fast(
+            send_plan(
                 target,
-                share,
+                plan,
                 concurrency=concurrency,
                 retry=retry,
                 on_progress=progress,
                 start_at=start_at,
                 ledger=writer,
+                report=report,
             )
         )
         pipe.send(report.encode())
-    except (EOFError, BrokenPipeError):  # the parent stopped before this child's schedule
-        pass
+    except KeyboardInterrupt:
+        # The parent asked (or the terminal's Ctrl-C reached the whole group): report what
+        # was sent, undisturbed by a second Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        report.interrupted = True
+        pipe.send(report.encode())
     except Exception as exc:  # shipped to the parent, which raises it
         pipe.send(TargetError(f"a sending process failed: {exc}"))
     finally:
         if writer is not None:
             writer.close()
         pipe.close()
-
-
-async def _send_share(
-    pipe: Connection, target: Target, share: list[Delivery], **options: Any
-) -> SendReport:
-    """A child's schedule (`send_plan`), stopped early by any word from the parent on `pipe`
-    (or by its end)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    fd = pipe.fileno()
-
-    def heard() -> None:
-        loop.remove_reader(fd)
-        stop.set()
-
-    with contextlib.suppress(NotImplementedError):  # no add_reader on Windows' event loop
-        loop.add_reader(fd, heard)
-    try:
-        return await send_plan(target, share, **options, stop=stop)
-    finally:
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_reader(fd)

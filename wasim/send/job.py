@@ -1,64 +1,41 @@
-"""One `wasim send` invocation as a library call: parse, plan, print/record, send, report."""
+"""One `wasim send` invocation as a library call: parse, plan, print/record, send, judge."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
 import math
-import re
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wasim.errors import ConfigError
 from wasim.ledger import LedgerWriter
-from wasim.payloads import STATUS_KINDS, PayloadFactory, Shape
-from wasim.payloads.factory import ContextKind
+from wasim.payloads import STATUS_KINDS, Shape
+from wasim.payloads.model import ContextKind
 from wasim.send.encoding import SignMode, Style, signature
+from wasim.send.expect import parse_expect, verdict
 from wasim.send.fleet import send_split
-from wasim.send.plan import Delivery, PlanSpec, build_plan, parse_mix
-from wasim.send.record import load, record
+from wasim.send.options import check_sets, parse_duration, parse_rate, parse_sets
+from wasim.send.plan import Delivery, PlanSpec, Recipe, check, parse_mix
+from wasim.send.record import Recorder, replayed
 from wasim.send.report import SendReport
 from wasim.send.retry import retry_profile
 from wasim.send.sender import OnProgress, OnResult, Target, raise_if_unreachable, send_plan
 
-_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|m|min|h))?\s*$")
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
-_PER_SECOND = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
-_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_rate(text: str) -> float:
-    """`200/s`, `600/min`, `50` → POSTs per second."""
-    match = _RATE.match(text)
-    if not match or float(match[1]) <= 0:
-        raise ConfigError(f"--rate {text!r} is not a rate like 200/s")
-    return float(match[1]) * _PER_SECOND[match[2]]
-
-
-def parse_duration(text: str) -> float:
-    """`30s`, `2m`, `500ms`, `10` → seconds."""
-    match = _DURATION.match(text)
-    if not match or float(match[1]) <= 0:
-        raise ConfigError(f"--duration {text!r} is not a duration like 30s")
-    return float(match[1]) * _SECONDS[match[2]]
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, object]:
-    """`PATH=VALUE` pairs; VALUE is JSON when it parses (numbers, true, null), else text."""
-    sets: dict[str, object] = {}
-    for item in items:
-        path, sep, raw = item.partition("=")
-        if not sep or not path:
-            raise ConfigError(f"--set {item!r} must look like path.to.field=value")
-        try:
-            sets[path] = json.loads(raw)
-        except ValueError:
-            sets[path] = raw
-    return sets
+__all__ = [
+    "JobOutcome",
+    "SendJob",
+    "parse_duration",
+    "parse_rate",
+    "parse_sets",
+    "plan_of",
+    "recipe_of",
+    "run_job",
+]
 
 
 @dataclass(frozen=True)
@@ -90,9 +67,11 @@ class SendJob:
     seed: int | None = None
     marker: bool = False  # texts and captions carry a marker that listen can find
     shape: Shape = "current"
+    failed_contacts: bool = False  # `failed` statuses also carry `contacts`
     locales: Sequence[str] = ()
     style: Style = "meta"
     sign_mode: SignMode = "valid"
+    expect: str = "2xx"  # the answers that count as success (--expect)
     print_only: bool = False
     record_to: Path | None = None
     replay: Path | None = None
@@ -101,19 +80,27 @@ class SendJob:
 
 @dataclass
 class JobOutcome:
-    """A report when something was sent; the planned POSTs when only printing."""
+    """A report when something was sent; the planned POSTs when only printing.
+
+    `problem` is one line when the answers were not the ones expected (the CLI exits 1);
+    `interrupted` when Ctrl-C cut the run short (the report holds what was sent until then).
+    """
 
     report: SendReport | None
     printed: list[Delivery]
     endpoint: str
     recorded: int = 0
+    problem: str | None = None
+    interrupted: bool = False
 
 
-def plan_of(job: SendJob) -> list[Delivery]:
-    """The POSTs `job` describes, built and signed ahead of the schedule."""
+def recipe_of(job: SendJob) -> Recipe:
+    """The plan `job` describes, as ingredients (see `Recipe`); raises ConfigError."""
     rate = parse_rate(job.rate)
-    if job.replay is not None:
-        return load(job.replay, rate if job.rate != SendJob.rate else None)
+    if job.count is not None and job.duration is not None:
+        raise ConfigError("give --count or --duration, not both")
+    if job.count is not None and job.count < 1:
+        raise ConfigError(f"--count {job.count}: send at least 1 POST (or --print to send none)")
     count = job.count or 1
     if job.duration is not None:
         count = max(1, math.ceil(parse_duration(job.duration) * rate))
@@ -123,29 +110,51 @@ def plan_of(job: SendJob) -> list[Delivery]:
         if job.status not in STATUS_KINDS:
             raise ConfigError(f"wasim send status needs one of: {', '.join(STATUS_KINDS)}")
         kind = job.status
+    mix = parse_mix(job.mix) if job.mix else parse_mix(kind or "text")
     if job.body is not None:
         overrides.setdefault(_body_path(kind), job.body)
     if job.wamid is not None:
         overrides.setdefault("id", job.wamid)
-    phones = [job.from_phone] if job.from_phone else list(job.phones)
-    factory = PayloadFactory(job.seed, job.shape, list(job.locales) or None, markers=job.marker)
-    if job.from_phone and job.name:
-        factory.contact(job.from_phone, job.name)
+    check_sets(overrides, mix, job.shape)
     spec = PlanSpec(
-        mix=parse_mix(job.mix) if job.mix else {kind or "text": 1.0},
+        mix=mix,
         count=count,
         rate=rate,
         batch=job.batch,
         duplicates=job.duplicates,
         reorder=job.reorder,
-        phones=phones,
+        phones=[job.from_phone] if job.from_phone else list(job.phones),
         style=job.style,
         sign_mode=job.sign_mode,
         overrides=overrides,
         context=job.context,
         referral=job.referral,
     )
-    return build_plan(factory, spec, job.target.app_secret)
+    check(spec)
+    names = ((job.from_phone, job.name),) if job.from_phone and job.name else ()
+    return Recipe(
+        spec=spec,
+        secret=job.target.app_secret,
+        seed=job.seed,
+        shape=job.shape,
+        locales=tuple(job.locales),
+        markers=job.marker,
+        failed_contacts=job.failed_contacts,
+        names=names,
+    )
+
+
+def plan_of(job: SendJob) -> list[Delivery]:
+    """Every POST `job` sends, from all its processes, in order of scheduled start."""
+    if job.replay is not None:
+        return list(_replay(job))
+    shares = [share.deliveries() for share in recipe_of(job).split(job.processes)]
+    return sorted(itertools.chain(*shares), key=lambda d: d.at)
+
+
+def _replay(job: SendJob) -> Iterator[Delivery]:
+    rate = parse_rate(job.rate)
+    return replayed(job.replay or Path(), rate if job.rate != SendJob.rate else None)
 
 
 async def run_job(
@@ -154,40 +163,51 @@ async def run_job(
     on_plan: Callable[[int], None] | None = None,
     on_result: OnResult | None = None,
     on_progress: OnProgress | None = None,
-    stop: asyncio.Event | None = None,
 ) -> JobOutcome:
-    """Plan, then print, record and/or send; raise WasimError on anything unusable.
+    """Plan, then print, record and/or send, and judge the answers; raise WasimError on
+    anything unusable.
 
-    With `processes` > 1 the POSTs go out from that many processes; `on_result` is then not
-    called (results stay in the children), `on_progress` still is. With `ledger`, every POST's
-    ids and times are appended there (each process its own lines). Setting `stop` ends the
-    sending early with the report of what was sent.
+    The POSTs are built as they are sent (or recorded), so memory stays flat at any rate and
+    duration. With `processes` > 1 the POSTs go out from that many processes, each building its
+    own share; `on_result` is then not called (results stay in the children), `on_progress`
+    still is. With `ledger`, every POST's ids and times are appended there (each process its
+    own lines). Cancelled (Ctrl-C), it returns what was sent until then, marked interrupted.
     """
     endpoint = job.target.endpoint
     retry = retry_profile(job.retry, job.time_scale)
+    expect = parse_expect(job.expect)
     if job.processes < 1 or job.concurrency < 1:
         raise ConfigError("--processes and --concurrency must be at least 1")
-    plan = plan_of(job)
-    recorded = record(plan, job.record_to) if job.record_to is not None else 0
+    recipe = recipe_of(job) if job.replay is None else None
     if job.print_only:
-        return JobOutcome(None, plan, endpoint, recorded)
+        printed = _printed(job, recipe)
+        return JobOutcome(None, printed, endpoint, len(printed) if job.record_to else 0)
+    recorder = Recorder(job.record_to) if job.record_to is not None else None
+    plan: Iterable[Delivery] | Recipe = _replay(job) if recipe is None else recipe
+    planned = recipe.spec.count if recipe is not None else None
+    if recorder is not None and not isinstance(plan, Recipe):
+        plan = recorder.through(plan)
+    elif recorder is not None:  # several processes: the plan is built here, recorded, dealt
+        plan = list(recorder.through(plan_of(job)))
     if on_plan is not None:
-        on_plan(len(plan))
+        on_plan(len(plan) if isinstance(plan, list) else planned or 0)
     ledger = LedgerWriter(job.ledger) if job.ledger is not None else None
+    report = SendReport()
+    interrupted = False
     try:
         if job.processes > 1:
-            report = await send_split(
+            await send_split(
                 job.target,
-                plan,
+                plan if isinstance(plan, (list, Recipe)) else list(plan),
                 job.processes,
                 concurrency=job.concurrency,
                 retry=retry,
                 on_progress=on_progress,
                 ledger=job.ledger,
-                stop=stop,
+                report=report,
             )
         else:
-            report = await send_plan(
+            await send_plan(
                 job.target,
                 plan,
                 concurrency=job.concurrency,
@@ -195,13 +215,30 @@ async def run_job(
                 on_result=on_result,
                 on_progress=on_progress,
                 ledger=ledger,
-                stop=stop,
+                report=report,
+                planned=planned,
             )
+    except asyncio.CancelledError:
+        interrupted = report.interrupted = True
     finally:
         if ledger is not None:
             ledger.close()
+        if recorder is not None:
+            recorder.close()
+    recorded = recorder.count if recorder is not None else 0
+    if interrupted:
+        return JobOutcome(report, [], endpoint, recorded, interrupted=True)
     raise_if_unreachable(report, job.target)
-    return JobOutcome(report, [], endpoint, recorded)
+    problem = verdict(report, expect, endpoint, job.sign_mode, job.target.timeout)
+    return JobOutcome(report, [], endpoint, recorded, problem)
+
+
+def _printed(job: SendJob, recipe: Recipe | None) -> list[Delivery]:
+    plan = plan_of(job) if recipe is None or job.processes > 1 else list(recipe.deliveries())
+    if job.record_to is not None:
+        with Recorder(job.record_to) as recorder:
+            plan = list(recorder.through(plan))
+    return plan
 
 
 def curl_command(endpoint: str, delivery: Delivery) -> str:
@@ -235,8 +272,9 @@ async def sign_source(source: Path | None, secret: str) -> str:
 
 
 def _body_path(kind: str | None) -> str:
+    # A caption is optional (drawn 60% of the time): --body creates it.
     if kind in ("image", "video", "document"):
-        return f"{kind}.caption"
+        return f"+{kind}.caption"
     if kind in (None, "text"):
         return "text.body"
     raise ConfigError(f"--body applies to text and media captions, not to {kind!r}; use --set")

@@ -1,21 +1,27 @@
-"""A send plan: signed POST bodies built ahead of time, each with its scheduled start."""
+"""A send plan: signed POST bodies, each with its scheduled start, built as they are sent."""
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import heapq
+import itertools
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wasim.correlate import MARKER
 from wasim.errors import ConfigError
-from wasim.payloads import MESSAGE_KINDS, STATUS_KINDS, PayloadFactory, Update, set_path
-from wasim.payloads.factory import ContextKind
-from wasim.send.encoding import SignMode, Style, encode, signed_request
+from wasim.payloads import PayloadFactory, Shape, Update, kind_names
+from wasim.payloads.model import ContextKind, override
+from wasim.send.encoding import EnvelopeWriter, SignMode, Style, encode, signed_request
 
-SPECIAL_KINDS = ("status", "lifecycle", "error")
-ALL_KINDS = (*MESSAGE_KINDS, *STATUS_KINDS, *SPECIAL_KINDS, "interactive")
+# The `value` keys whose items' ids a POST carries (noted in the ledger, matched by listen).
+CARRY_IDS = ("messages", "message_echoes", "calls")
+# `text` bodies and media captions: where a marker goes and is found.
+_TEXTS = {"text": "body"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,11 @@ class Delivery:
 
 @dataclass(frozen=True)
 class PlanSpec:
-    """What to send: a mix of kinds, how many POSTs, at what rate, with which delivery habits."""
+    """What to send: a mix of kinds, how many POSTs, at what rate, with which delivery habits.
+
+    `overrides` are `--set` paths into each update's item: a plain path changes a field the
+    item has (items without it are left alone), `+path` creates it.
+    """
 
     mix: Mapping[str, float] = field(default_factory=lambda: {"text": 1.0})
     count: int = 1
@@ -49,13 +59,67 @@ class PlanSpec:
     referral: bool = False
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A plan as its ingredients, picklable, so the POSTs are built where they are needed: in
+    a builder process (`wasim.send.builder`), and one share each in `--processes` children.
+
+    `share` and `shares` pick the POSTs numbered `share`, `share + shares`, … of one schedule
+    (`split`). A seed gives the same bytes run after run for the same number of shares; the
+    shares of several processes draw from seeds derived from it.
+    """
+
+    spec: PlanSpec
+    secret: str
+    seed: int | None = None
+    shape: Shape = "current"
+    locales: tuple[str, ...] = ()
+    markers: bool = False
+    failed_contacts: bool = False
+    names: tuple[tuple[str, str], ...] = ()  # (phone, profile name) known up front
+    share: int = 0
+    shares: int = 1
+
+    @property
+    def posts(self) -> int:
+        """The POSTs of this share, duplicates and a lifecycle's end aside."""
+        count = self.spec.count
+        return count // self.shares + (self.share < count % self.shares)
+
+    def split(self, shares: int) -> list[Recipe]:
+        return [replace(self, share=k, shares=shares) for k in range(shares)]
+
+    def factory(self) -> PayloadFactory:
+        seed = self.seed
+        if seed is not None and self.shares > 1:
+            digest = hashlib.sha256(f"{seed}:{self.share}:{self.shares}".encode()).digest()
+            seed = int.from_bytes(digest[:6], "big")
+        factory = PayloadFactory(
+            seed,
+            self.shape,
+            list(self.locales) or None,
+            markers=self.markers,
+            failed_contacts=self.failed_contacts,
+        )
+        for phone, name in self.names:
+            factory.contact(phone, name)
+        return factory
+
+    def deliveries(self) -> Iterator[Delivery]:
+        """This share's POSTs, each built when it is taken (`iter_plan`)."""
+        return iter_plan(
+            self.factory(), self.spec, self.secret, share=self.share, shares=self.shares
+        )
+
+
 def parse_mix(text: str) -> dict[str, float]:
     """`text=70,image=10,status=20` → weights; a bare `text` means only text."""
+    names = kind_names()
     mix: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, weight = part.partition("=")
-        if name not in ALL_KINDS:
-            raise ConfigError(f"unknown kind {name!r} in --mix; one of: {', '.join(ALL_KINDS)}")
+        if name not in names:
+            raise ConfigError(f"unknown kind {name!r} in --mix; one of: {', '.join(names)}")
         try:
             mix[name] = float(weight) if weight else 1.0
         except ValueError:
@@ -73,20 +137,12 @@ def updates_of(
     context: ContextKind | None = None,
     referral: bool = False,
 ) -> list[Update]:
-    """The updates one draw of `kind` produces (a lifecycle produces two or three)."""
-    if kind == "lifecycle":
-        updates = factory.lifecycle(recipient=phone)
-    elif kind in (*STATUS_KINDS, "status"):
-        if kind == "status":
-            kind = factory.rng.choice(("sent", "delivered", "read"))
-        updates = [factory.status(kind, recipient=phone)]
-    elif kind == "error":
-        updates = [factory.error()]
-    else:
-        updates = [factory.message(kind, from_phone=phone, context=context, referral=referral)]
+    """The updates one draw of `kind` produces (a lifecycle two or three, a call up to four),
+    with `overrides` applied (see PlanSpec)."""
+    updates = factory.updates(kind, phone, context=context, referral=referral)
     for update in updates:
         for path, value in (overrides or {}).items():
-            set_path(update.item, path, value)
+            override(update.item, path, value)
     return updates
 
 
@@ -99,39 +155,53 @@ def prepare(
     return Delivery(body, headers, wamids, statuses, markers=markers_in(payload))
 
 
-def carried(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """Inbound message ids and (status id, status) pairs found in a webhook body."""
-    wamids: list[str] = []
-    statuses: list[tuple[str, str]] = []
+def _values(payload: Any) -> Iterator[dict[str, Any]]:
     if not isinstance(payload, dict):
-        return (), ()
+        return
     for entry in payload.get("entry") or []:
         for change in entry.get("changes") or [] if isinstance(entry, dict) else []:
             value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict):
-                continue
-            wamids += [m["id"] for m in value.get("messages") or [] if "id" in m]
-            statuses += [(s["id"], s["status"]) for s in value.get("statuses") or [] if "id" in s]
+            if isinstance(value, dict):
+                yield value
+
+
+def carried(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Message ids (inbound, echoed, calls) and (status id, status) pairs in a webhook body."""
+    wamids: list[str] = []
+    statuses: list[tuple[str, str]] = []
+    for value in _values(payload):
+        for key in CARRY_IDS:
+            wamids += [m["id"] for m in _items(value, key) if isinstance(m.get("id"), str)]
+        statuses += [
+            (s["id"], str(s.get("status")))
+            for s in _items(value, "statuses")
+            if isinstance(s.get("id"), str)
+        ]
     return tuple(wamids), tuple(statuses)
 
 
+def _items(value: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = value.get(key)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def markers_in(payload: Any) -> dict[str, str]:
-    """The marker (`wasim.correlate`) that each inbound message's text or caption carries."""
+    """The marker (`wasim.correlate`) that each message's (or echo's) text or caption carries."""
+    items = [i for v in _values(payload) for k in CARRY_IDS[:2] for i in _items(v, k)]
+    return markers_of(items)
+
+
+def markers_of(items: Sequence[dict[str, Any]]) -> dict[str, str]:
     found: dict[str, str] = {}
-    if not isinstance(payload, dict):
-        return found
-    for entry in payload.get("entry") or []:
-        for change in entry.get("changes") or [] if isinstance(entry, dict) else []:
-            value = change.get("value") if isinstance(change, dict) else None
-            for message in value.get("messages") or [] if isinstance(value, dict) else []:
-                kind = message.get("type")
-                body = message.get(kind) if isinstance(kind, str) else None
-                if not isinstance(body, dict) or "id" not in message:
-                    continue
-                text = body.get("body") if kind == "text" else body.get("caption")
-                marker = MARKER.search(text) if isinstance(text, str) else None
-                if marker:
-                    found[message["id"]] = marker.group(1)
+    for message in items:
+        kind = message.get("type")
+        body = message.get(kind) if isinstance(kind, str) else None
+        if not isinstance(body, dict) or "id" not in message:
+            continue
+        text = body.get(_TEXTS.get(str(kind), "caption"))
+        marker = MARKER.search(text) if isinstance(text, str) else None
+        if marker:
+            found[message["id"]] = marker.group(1)
     return found
 
 
@@ -143,43 +213,130 @@ def carried_in(body: bytes) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...
 
 
 def build_plan(factory: PayloadFactory, spec: PlanSpec, secret: str) -> list[Delivery]:
-    """Every POST of a run, bodies encoded and signed, sorted by scheduled start."""
+    """Every POST of a run, bodies encoded and signed, sorted by scheduled start.
+
+    It holds the whole run in memory; `iter_plan` builds the same POSTs one at a time.
+    """
+    return list(iter_plan(factory, spec, secret))
+
+
+def iter_plan(
+    factory: PayloadFactory, spec: PlanSpec, secret: str, *, share: int = 0, shares: int = 1
+) -> Iterator[Delivery]:
+    """The POSTs of a run in order of scheduled start, each built when it is taken.
+
+    Memory stays flat at any rate and duration: what is held is the factory's bounded state
+    (people, markers) and the duplicates not yet due. With `shares` > 1 this is share
+    `share` of one schedule: the POSTs numbered `share`, `share + shares`, … (the others'
+    times are left free for the other processes).
+    """
+    check(spec)
+    if not 0 <= share < shares:
+        raise ConfigError("share must lie in [0, shares)")
+    count = spec.count // shares + (share < spec.count % shares)
+    if count == 0:
+        return
+    # Duplicates and reordering draw from their own generator, so the payloads of a seed do
+    # not change with --duplicates or --reorder.
+    schedule = random.Random(factory.rng.getrandbits(64))
+    updates = _draws(factory, spec, count)
+    if spec.reorder:
+        updates = _reordered(updates, spec.reorder, schedule)
+    writer = EnvelopeWriter(factory, spec.style)
+    late: list[tuple[float, int, Delivery]] = []  # duplicates not yet due, a heap
+    for index, group in enumerate(_batches(updates, spec.batch)):
+        at = (share + index * shares) / spec.rate
+        while late and late[0][0] <= at:
+            yield heapq.heappop(late)[2]
+        delivery = _delivery(factory, writer, group, secret, spec, at)
+        yield delivery
+        for copy in _duplicates(delivery, spec.duplicates, spec.rate, schedule):
+            heapq.heappush(late, (copy.at, next(_sequence), copy))
+    while late:
+        yield heapq.heappop(late)[2]
+
+
+def check(spec: PlanSpec) -> None:
+    """Raise ConfigError for a spec no plan can follow."""
     if spec.count < 1 or spec.batch < 1:
         raise ConfigError("count and batch must be at least 1")
     if spec.rate <= 0:
         raise ConfigError("rate must be greater than 0")
     if not 0 <= spec.duplicates < 1 or not 0 <= spec.reorder <= 1:
         raise ConfigError("duplicate and reorder probabilities must lie in [0, 1)")
-    rng = factory.rng
-    kinds, weights = list(spec.mix), list(spec.mix.values())
+
+
+_sequence = itertools.count()  # ties between duplicates due at the same instant
+
+
+def _draws(factory: PayloadFactory, spec: PlanSpec, posts: int) -> Iterator[Update]:
+    # A lifecycle or call drawn last is sent whole, even past `posts` x `batch` updates.
+    kinds = list(spec.mix)
+    bounds = list(itertools.accumulate(spec.mix.values()))
     phones = list(spec.phones or ())
-    updates: list[Update] = []
-    while len(updates) < spec.count * spec.batch:
-        kind = rng.choices(kinds, weights)[0]
-        phone = rng.choice(phones) if phones else None
-        updates += updates_of(factory, kind, phone, spec.overrides, spec.context, spec.referral)
-    # A lifecycle drawn last is sent whole (sent, delivered, read), even past `count`.
-    updates = _reorder(updates, spec.reorder, rng)
-    plan: list[Delivery] = []
-    for index in range(-(-len(updates) // spec.batch)):
-        group = updates[index * spec.batch : (index + 1) * spec.batch]
-        delivery = replace(
-            prepare(factory.envelope(*group), secret, spec.style, spec.sign_mode),
-            at=index / spec.rate,
+    rng, drawn = factory.rng, 0
+    while drawn < posts * spec.batch:
+        kind = (
+            kinds[bisect.bisect(bounds, rng.random() * bounds[-1])] if len(kinds) > 1 else kinds[0]
         )
-        plan.append(delivery)
-        plan += _duplicates(delivery, spec.duplicates, spec.rate, rng)
-    plan.sort(key=lambda d: d.at)
-    return plan
+        phone = phones[rng.randrange(len(phones))] if phones else None
+        updates = updates_of(factory, kind, phone, spec.overrides, spec.context, spec.referral)
+        drawn += len(updates)
+        yield from updates
 
 
-def _reorder(updates: list[Update], probability: float, rng: random.Random) -> list[Update]:
-    # Meta guarantees no order: swap neighbours, so `read` may arrive before `delivered`.
-    result = list(updates)
-    for i in range(len(result) - 1):
-        if rng.random() < probability:
-            result[i], result[i + 1] = result[i + 1], result[i]
-    return result
+def _reordered(
+    updates: Iterator[Update], probability: float, rng: random.Random
+) -> Iterator[Update]:
+    # Meta guarantees no order: each neighbour swap moves the held update one place later, so
+    # `read` may arrive before `delivered` (as swapping neighbours in a list would).
+    held = next(updates, None)
+    for update in updates:
+        if probability and rng.random() < probability:
+            yield update
+        else:
+            assert held is not None
+            yield held
+            held = update
+    if held is not None:
+        yield held
+
+
+def _batches(updates: Iterator[Update], size: int) -> Iterator[list[Update]]:
+    if size == 1:
+        yield from ([update] for update in updates)
+        return
+    group: list[Update] = []
+    for update in updates:
+        group.append(update)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _delivery(
+    factory: PayloadFactory,
+    writer: EnvelopeWriter,
+    group: list[Update],
+    secret: str,
+    spec: PlanSpec,
+    at: float,
+) -> Delivery:
+    body, headers = signed_request(writer.encode(group), secret, spec.sign_mode)
+    wamids: list[str] = []
+    statuses: list[tuple[str, str]] = []
+    for update in group:
+        key = update.item.get("id")
+        if not isinstance(key, str):
+            continue
+        if update.field == "statuses":
+            statuses.append((key, str(update.item.get("status"))))
+        elif update.field in CARRY_IDS:
+            wamids.append(key)
+    markers = markers_of([u.item for u in group]) if factory.markers is not None else {}
+    return Delivery(body, headers, tuple(wamids), tuple(statuses), at=at, markers=markers)
 
 
 def _duplicates(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,10 @@ GUIDANCE_MEDIAN_MS = 250.0
 GUIDANCE_SLOW_MS = 1000.0
 GUIDANCE_SLOW_FRACTION = 0.01
 _COUNTS = (
-    "planned", "sent", "timeouts", "errors", "retries", "duplicates", "gave_up", "elapsed", "slow"
+    "planned", "sent", "timeouts", "errors", "retries", "duplicates", "gave_up", "elapsed", "slow",
+    "interrupted",
 )  # fmt: skip
+IDS_KEPT = 10  # the ids of the first POSTs, shown by a small send
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class SendReport:
 
     planned: int = 0
     sent: int = 0
-    answers: Counter[str] = field(default_factory=Counter)
+    answers: Counter[str] = field(default_factory=Counter)  # by class: 2xx, 4xx …
+    codes: Counter[str] = field(default_factory=Counter)  # by status code: 200, 401 …
     timeouts: int = 0
     errors: int = 0
     retries: int = 0
@@ -54,6 +58,8 @@ class SendReport:
     lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     slow: int = 0
     first_error: str | None = None
+    interrupted: bool = False  # cut short (Ctrl-C): the counts are what was sent until then
+    ids: list[str] = field(default_factory=list)  # message and status ids of the first POSTs
 
     def add(self, result: SendResult) -> None:
         self.tally(result.status_code, result.error, result.attempts, result.duplicate)
@@ -70,6 +76,7 @@ class SendReport:
         self.duplicates += duplicate
         if status is not None:
             self.answers[f"{status // 100}xx"] += 1
+            self.codes[str(status)] += 1
         elif error == "timeout":
             self.timeouts += 1
         else:
@@ -84,11 +91,18 @@ class SendReport:
             self.latency.record(latency)
             self.slow += latency * 1000 > GUIDANCE_SLOW_MS
 
+    def remember(self, ids: Sequence[str]) -> None:
+        """Keep the ids a POST carried, while fewer than IDS_KEPT are kept."""
+        room = IDS_KEPT - len(self.ids)
+        if room > 0:
+            self.ids.extend(ids[:room])
+
     def merge(self, other: SendReport) -> None:
         """Add another process's share of the same schedule; elapsed is the longer one."""
         self.planned += other.planned
         self.sent += other.sent
         self.answers.update(other.answers)
+        self.codes.update(other.codes)
         self.timeouts += other.timeouts
         self.errors += other.errors
         self.retries += other.retries
@@ -99,12 +113,16 @@ class SendReport:
         self.lag.merge(other.lag)
         self.slow += other.slow
         self.first_error = self.first_error or other.first_error
+        self.interrupted = self.interrupted or other.interrupted
+        self.remember(other.ids)
 
     def encode(self) -> dict[str, Any]:
         """A picklable, JSON-able form for shipping a report between processes."""
         return {
             **{name: getattr(self, name) for name in _COUNTS},
             "answers": dict(self.answers),
+            "codes": dict(self.codes),
+            "ids": list(self.ids),
             "first_error": self.first_error,
             "latency": self.latency.encode(),
             "lag": self.lag.encode(),
@@ -114,6 +132,8 @@ class SendReport:
     def decode(cls, data: dict[str, Any]) -> SendReport:
         report = cls(**{name: data[name] for name in _COUNTS})
         report.answers = Counter(data["answers"])
+        report.codes = Counter(data["codes"])
+        report.ids = list(data["ids"])
         report.first_error = data["first_error"]
         report.latency = LatencyHistogram.decode(data["latency"])
         report.lag = LatencyHistogram.decode(data["lag"])
@@ -136,6 +156,7 @@ class SendReport:
             "planned": self.planned,
             "sent": self.sent,
             "answers": dict(sorted(self.answers.items())),
+            "codes": dict(sorted(self.codes.items())),
             "timeouts": self.timeouts,
             "errors": self.errors,
             "retries": self.retries,
@@ -147,4 +168,6 @@ class SendReport:
             "over_1s": self.slow,
             "meets_meta_guidance": self.meets_guidance,
             "schedule_lag_ms": self.lag.summary().model_dump(),
+            "ids": list(self.ids),
+            "interrupted": self.interrupted,
         }

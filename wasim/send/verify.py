@@ -10,6 +10,9 @@ import httpx
 
 from wasim.errors import ConfigError, TargetError
 
+# Answers that say nothing listens at this path (or not to GET), rather than a refused token.
+NO_ROUTE = (404, 405)
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -36,6 +39,8 @@ class VerifyResult:
     def verdict(self) -> str:
         if self.ok:
             return "verified: the challenge was echoed and a wrong token was refused"
+        if self.status_code in NO_ROUTE:
+            return f"no webhook here (HTTP {self.status_code}): is the path right?"
         if self.status_code != 200:
             return f"refused the verify token given with HTTP {self.status_code}: is it right?"
         if not self.echoed:

@@ -1,0 +1,86 @@
+"""Bodies built as they are sent (in this process or a builder process), and Ctrl-C mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tracemalloc
+
+import pytest
+from helpers import Receiver, sign, wait_for
+
+from wasim.payloads import PayloadFactory
+from wasim.send import PlanSpec, Target, send_plan, send_split
+from wasim.send.plan import Recipe, iter_plan
+from wasim.send.sender import BUILDER_FROM
+
+MIX = {"text": 5, "image": 1, "lifecycle": 1, "echo": 1, "call": 1}
+
+
+def test_send_stream_plan_is_built_as_it_is_taken() -> None:
+    endless = iter_plan(PayloadFactory(seed=1), PlanSpec(mix=MIX, count=10**12, rate=1e5), "s")
+    tracemalloc.start()
+    try:
+        for _ in itertools.islice(endless, 3000):
+            pass
+        early = tracemalloc.get_traced_memory()[0]
+        for _ in itertools.islice(endless, 9000):
+            pass
+        late = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert late - early < 1_000_000  # 9,000 more POSTs, under a megabyte more
+
+
+def test_send_stream_keeps_duplicates_and_order_of_schedule() -> None:
+    spec = PlanSpec(mix=MIX, count=400, rate=1000, duplicates=0.3, reorder=0.5, batch=2)
+    plan = list(iter_plan(PayloadFactory(seed=3), spec, "s"))
+    again = list(iter_plan(PayloadFactory(seed=3), spec, "s"))
+    assert [d.at for d in plan] == sorted(d.at for d in plan)
+    assert [d.body for d in plan] == [d.body for d in again]
+    assert sum(d.duplicate for d in plan) > 50 and len({d.body for d in plan}) >= 400
+
+
+async def test_send_stream_builder_process_sends_every_post(receiver: Receiver) -> None:
+    recipe = Recipe(PlanSpec(mix=MIX, count=BUILDER_FROM + 500, rate=20_000), "s3cret", seed=4)
+    target = Target(url=receiver.url, app_secret="s3cret")
+    report = await send_plan(target, recipe, concurrency=32)
+    assert report.sent == report.planned == len(receiver.bodies) >= recipe.posts
+    assert sorted(receiver.bodies) == sorted(d.body for d in recipe.deliveries())
+    assert receiver.signatures[-1] == sign(receiver.bodies[-1], "s3cret")
+
+
+async def test_send_stream_recipe_split_across_processes(receiver: Receiver) -> None:
+    recipe = Recipe(PlanSpec(mix={"text": 1}, count=60, rate=600), "s3cret", seed=5)
+    target = Target(url=receiver.url, app_secret="s3cret")
+    report = await send_split(target, recipe, 2, concurrency=4)
+    shares = [d.body for share in recipe.split(2) for d in share.deliveries()]
+    assert report.sent == report.planned == 60 and report.codes == {"200": 60}
+    assert sorted(receiver.bodies) == sorted(shares)
+
+
+@pytest.mark.parametrize("processes", [pytest.param(1, id="one"), pytest.param(2, id="two")])
+async def test_send_stream_ctrl_c_reports_what_was_sent(receiver: Receiver, processes: int) -> None:
+    command = [sys.executable, "-m", "wasim", "send", "--url", receiver.url, "--rate", "200/s",
+               "--duration", "60s", "--processes", str(processes), "--json",
+               "--no-ledger"]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        await wait_for(lambda: len(receiver.bodies) >= 20, timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    report = json.loads(out)
+    assert proc.returncode == 130, err
+    assert report["interrupted"] is True and report["planned"] == 12_000
+    assert 20 <= report["sent"] <= len(receiver.bodies) < 12_000
+    assert b"interrupted after" in err and b"Traceback" not in err
