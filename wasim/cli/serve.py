@@ -12,6 +12,7 @@ from wasim.cli._app import Command, app, console, handled, run
 from wasim.connections import Deadlines
 from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
+from wasim.supervisor import serve_workers
 from wasim.tokens import mint_token
 
 if TYPE_CHECKING:
@@ -121,6 +122,14 @@ def serve_command(
             "as are open, one full collection reclaims what they left."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes on one port (SO_REUSEPORT), restarted if one dies; they share "
+            "the database and fan out over Redis, so more than 1 needs --redis-url.",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="Print only the ready line.")] = False,
 ) -> None:
     """Run the bundled backend: signed webhooks in, Socket.IO, SSE, WebSocket and polling out.
@@ -151,9 +160,13 @@ def serve_command(
             application = create_app(settings)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        sock = bind_socket(host, port)
+        if workers > 1 and not redis_url:
+            raise ConfigError(
+                f"--workers {workers} needs --redis-url: the workers share their events over Redis"
+            )
+        sock = bind_socket(host, port) if workers == 1 else None
 
-    def ready(url: str) -> None:
+    def ready(url: str, pids: list[int] | None = None) -> None:
         if not quiet:
             dev = [
                 ("app secret", app_secret, defaults.APP_SECRET),
@@ -166,9 +179,17 @@ def serve_command(
             console.print(f"{'database':>13}: {_redact(database_url)}", highlight=False)
             console.print(f"{'default owner':>13}: {default_owner}", highlight=False)
             console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
+            if pids:
+                shown = ", ".join(map(str, pids))
+                console.print(f"{'workers':>13}: {len(pids)} (pids {shown})", highlight=False)
         print(f"{READY_PREFIX}{url}", flush=True)
 
     level = "warning" if quiet else log_level
+    if sock is None:
+        del application  # each worker builds its own
+        coro = serve_workers_backend(settings, host, port, workers, level, ready, gc_freeze)
+        run(coro, fast_loop=True)
+        return
     run(
         serve_backend(application, settings, sock, level, ready, gc_freeze, deadlines),
         fast_loop=True,
@@ -194,6 +215,23 @@ async def serve_backend(
         on_ready=ready,
         gc_freeze=gc_freeze,
         deadlines=deadlines,
+    )
+
+
+async def serve_workers_backend(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    level: str,
+    ready: Callable[[str, list[int]], None],
+    gc_freeze: bool,
+) -> None:
+    await check_database(settings.database_url)
+    if settings.redis_url:
+        await check_redis(settings.redis_url)
+    await serve_workers(
+        settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
     )
 
 
