@@ -110,12 +110,16 @@ class Server:
         return [main, *main.children(recursive=True)]
 
     def cpu(self) -> float:
-        total = 0.0
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU seconds of the server and its children."""
+        user = system = 0.0
         for p in self.processes():
             with _gone():
                 t = p.cpu_times()
-                total += t.user + t.system
-        return total
+                user, system = user + t.user, system + t.system
+        return user, system
 
     def rss(self) -> int:
         total = 0
@@ -272,7 +276,7 @@ def run_once(
         t0 = time.monotonic() + 0.5
         for _, pipe in children:
             pipe.send(t0)
-        cpu0, own0 = server.cpu(), time.process_time()
+        split0, own0 = server.cpu_split(), time.process_time()
         sent = asyncio.run(send(server.url, requests, t0, shape.rate))
         own = time.process_time() - own0
         results = []
@@ -281,7 +285,8 @@ def run_once(
             if not pipe.poll(max(0.0, deadline - time.monotonic())):
                 pipe.send("stop")
             results.append(pipe.recv()[1])
-        cpu = server.cpu() - cpu0
+        split = [b - a for a, b in zip(split0, server.cpu_split(), strict=True)]
+        cpu = sum(split)
         rss2 = server.rss()
     finally:
         server.stop()
@@ -302,7 +307,7 @@ def run_once(
         "received": received, "expected": sum(r["expected"] for r in results),
         "missing": sum(r["missing"] for r in results),
         "duplicates": sum(r["duplicates"] for r in results),
-        "cpu": cpu, "cpu_per_delivery_us": cpu / max(received, 1) * 1e6,
+        "cpu": cpu, "cpu_system": split[1], "cpu_per_delivery_us": cpu / max(received, 1) * 1e6,
         "cpu_per_webhook_ms": cpu / total * 1000,
         "rss_mb": rss2 / 2**20, "kb_per_connection": (rss1 - rss0) / 1024 / max(connected, 1),
         "listener_cpu": max(r["cpu"] / max(window, 1e-9) for r in results),
@@ -316,6 +321,7 @@ def show(r: dict[str, Any]) -> str:
         f"{r['server']:>10}: p50 {r['p50']:.1f} ms, p90 {r['p90']:.1f}, p99 {r['p99']:.1f}, "
         f"max {r['max']:.0f} ms; {r['received']:,}/{r['expected']:,} delivered, "
         f"{r['missing']} missing, {r['duplicates']} duplicated; server CPU {r['cpu']:.1f} s "
+        f"({r['cpu_system']:.1f} s system) "
         f"({r['cpu_per_delivery_us']:.0f} us/delivery, {r['cpu_per_webhook_ms']:.2f} ms/webhook), "
         f"RSS {r['rss_mb']:.0f} MB ({r['kb_per_connection']:.1f} KB/connection); "
         f"instrument: listener process {r['listener_cpu']:.0%} of a core, sender "
