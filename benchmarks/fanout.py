@@ -12,8 +12,12 @@ and the instrument's own CPU; the summary gives medians, spread and the ratios o
     python benchmarks/fanout.py --shape 1k-500 --reps 3      # 1,000 users x 1, 500/s
     python benchmarks/fanout.py --ingest --reps 3            # wrk, signed webhooks/s (needs wrk)
 
-`--servers reference,wasim@/path/to/old/checkout` compares against an older `wasim serve`
-(PYTHONPATH), `--wasim-args "--workers 2 --redis-url …"` passes options to `wasim serve`.
+A server is `reference` or `wasim[@CHECKOUT][:wN][:pg]`: `@CHECKOUT` runs an older `wasim serve`
+from that source tree (PYTHONPATH), `:wN` runs `--workers N` over the local Redis (a channel of
+its own), `:pg` stores in a fresh database on the local PostgreSQL instead of a SQLite file.
+`--wasim-args` passes more options to every `wasim serve`:
+
+    python benchmarks/fanout.py --ingest --servers wasim:pg,wasim:w2:pg --wrk-threads 1
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,10 @@ from wasim.tokens import mint_token
 HERE = Path(__file__).parent
 REFERENCE = HERE / "reference"
 REFERENCE_READY = "reference: listening on "
+REDIS_URL = os.environ.get("WASIM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "WASIM_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 DRAIN_SECONDS = 15.0
 
 
@@ -80,6 +89,7 @@ class Server:
         self.label = label
         self._backend: Any = None
         self.db: Path | None = None
+        self.pg = ""
         if label == "reference":
             if not (REFERENCE / "node_modules").is_dir():
                 sys.exit("run `npm ci --prefix benchmarks/reference` first")
@@ -94,13 +104,22 @@ class Server:
             self.url = line[len(REFERENCE_READY) :].strip()
             self.pid = self._process.pid
         else:
-            _, _, checkout = label.partition("@")
+            name, *flags = label.split(":")
+            _, _, checkout = name.partition("@")
             env = {"PYTHONPATH": checkout} if checkout else None
-            self.db = tmp / f"{os.getpid()}-{time.monotonic_ns()}.db"
-            url = f"sqlite+aiosqlite:///{self.db}"
-            if any(a.startswith("--database-url") for a in wasim_args):
-                url = ""
-            options = (["--database-url", url] if url else []) + wasim_args
+            options = list(wasim_args)
+            for flag in flags:
+                if flag.startswith("w"):
+                    channel = f"wasim-bench:{uuid.uuid4().hex}"
+                    options += ["--workers", flag[1:], "--redis-url", REDIS_URL]
+                    options += ["--redis-channel", channel]
+            if "pg" in flags:
+                self.pg = f"wasim_bench_{uuid.uuid4().hex[:12]}"
+                asyncio.run(_admin(f'CREATE DATABASE "{self.pg}"'))
+                options += ["--database-url", POSTGRES_URL.rsplit("/", 1)[0] + f"/{self.pg}"]
+            elif not any(a.startswith("--database-url") for a in wasim_args):
+                self.db = tmp / f"{os.getpid()}-{time.monotonic_ns()}.db"
+                options += ["--database-url", f"sqlite+aiosqlite:///{self.db}"]
             self._backend = spawn_backend(*options, env=env, timeout=60)
             self.url = self._backend.url
             self.pid = self._backend.process.pid
@@ -129,6 +148,8 @@ class Server:
         return total
 
     def stored(self) -> int:
+        if self.pg:
+            return int(asyncio.run(_admin("SELECT count(*) FROM messages", self.pg)))
         if self.db is not None:
             with sqlite3.connect(self.db) as db:
                 return int(db.execute("select count(*) from messages").fetchone()[0])
@@ -137,6 +158,8 @@ class Server:
     def stop(self) -> None:
         if self._backend is not None:
             self._backend.stop()
+            if self.pg:
+                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{self.pg}" WITH (FORCE)'))
         else:
             self._process.terminate()
             try:
@@ -146,6 +169,19 @@ class Server:
                 self._process.wait()
             assert self._process.stdout is not None
             self._process.stdout.close()
+
+
+async def _admin(statement: str, database: str = "") -> Any:
+    import asyncpg
+
+    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    if database:
+        dsn = dsn.rsplit("/", 1)[0] + f"/{database}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(statement)
+    finally:
+        await conn.close()
 
 
 class _gone:
