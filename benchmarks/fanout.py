@@ -324,6 +324,8 @@ def run_once(
         split = [b - a for a, b in zip(split0, server.cpu_split(), strict=True)]
         cpu = sum(split)
         rss2 = server.rss()
+        for _, pipe in children:
+            pipe.send("close")
     finally:
         server.stop()
         for proc, _ in children:

@@ -261,7 +261,11 @@ async def _listen(plan: Plan, pipe: Connection) -> None:
         "cpu": cpu,
         "window": window,
     }
+    pipe.send(("done", result))
+    # Held until the parent has read the server's CPU: closing thousands of connections costs the
+    # server CPU of its own (quadratic in python-socketio), which is not fan-out.
+    while not pipe.poll():
+        await asyncio.sleep(0.01)
     for client in clients:
         if client.transport is not None:
             client.transport.abort()
-    pipe.send(("done", result))
