@@ -9,12 +9,14 @@ one wall-clock instant, keep every POST's scheduled time, and send back their re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Coroutine, Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for_pipes
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ from wasim.send.sender import OnProgress, Target, send_plan
 
 T = TypeVar("T")
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
+GROUP_SIGNAL_S = 1.0  # how long the children may take to answer a Ctrl-C they got themselves
 INTERRUPT_WAIT_S = 5.0  # how long an interrupted parent waits for the children's reports
 _POLL_S = 0.05
 
@@ -101,6 +104,10 @@ async def send_split(
             on_progress(report.sent)
         return report
     except asyncio.CancelledError:
+        # Collecting the children's reports takes a moment: a second Ctrl-C must not cut it
+        # short with a traceback (the children do the same).
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to protect
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         _interrupt([c for k, c in enumerate(children) if k not in collected], report)
         raise
     finally:
@@ -114,8 +121,16 @@ async def send_split(
 def _interrupt(children: list[tuple[Any, Connection, Any]], report: SendReport) -> None:
     """Interrupt the children still sending and merge the reports they send back."""
     report.interrupted = True
-    for process, _, _ in children:
-        if process.is_alive() and os.name == "posix":
+    # A terminal's Ctrl-C reached the children too (one process group) and they are reporting;
+    # a second SIGINT would make asyncio raise KeyboardInterrupt anywhere in them. So only the
+    # children still silent after a moment (the parent alone was signalled) are interrupted.
+    pending = [pipe for _, pipe, _ in children]
+    settle = time.monotonic() + GROUP_SIGNAL_S
+    while pending and (left := settle - time.monotonic()) > 0:
+        answered = wait_for_pipes(pending, timeout=left)
+        pending = [pipe for pipe in pending if pipe not in answered]
+    for process, pipe, _ in children:
+        if process.is_alive() and not pipe.poll() and os.name == "posix":
             os.kill(process.pid, signal.SIGINT)
     deadline = time.monotonic() + INTERRUPT_WAIT_S
     for _, pipe, _ in children:
