@@ -1,6 +1,7 @@
 """Soak: does `wasim serve` give back what connection churn takes, with and without --gc-freeze?
 
-For each mode in turn (the default settings first, then `--no-gc-freeze`), for `--minutes`:
+For each mode in turn (`default`: the default settings, `--gc-freeze` on; then `no-gc-freeze`),
+for `--minutes`:
 1,000 Socket.IO listeners (one per user, in a child process) connect, hold for `--hold`
 seconds and leave, half with a clean close and half by aborting their TCP connection, wave
 after wave, while webhooks arrive steadily (`--rate` a second, each to one listener's user).
@@ -36,7 +37,7 @@ from wasim.tokens import mint_token
 from wasim.transports import ListenerConfig, make_listener
 from wasim.transports.socketio_lean import LeanSocketIOListener
 
-MODES = {"default (--gc-freeze)": (), "--no-gc-freeze": ("--no-gc-freeze",)}
+MODES = {"default": (), "no-gc-freeze": ("--no-gc-freeze",)}
 
 
 def users(count: int) -> list[str]:
@@ -239,9 +240,9 @@ def render(runs: list[Run], sample_every: float) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     runs = []
-    for mode, options in MODES.items():
+    for mode in args.modes.split(","):
         print(f"{mode}: {args.minutes} min of waves of {args.listeners} listeners", flush=True)
-        runs.append(await soak(mode, options, args))
+        runs.append(await soak(mode, MODES[mode], args))
     render(runs, args.sample)
 
 
@@ -253,4 +254,6 @@ if __name__ == "__main__":
     parser.add_argument("--hold", type=float, default=10.0, help="seconds each wave stays")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after it leaves")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--modes", default=",".join(MODES), help="default (--gc-freeze) and/or "
+                        "no-gc-freeze, in this order")  # fmt: skip
     asyncio.run(main(parser.parse_args()))

@@ -38,14 +38,23 @@ def test_gcfreeze_frozen_cycle_outlives_a_full_collection(frozen_cycle: weakref.
 
 
 def test_gcfreeze_waits_while_connections_stay(frozen_cycle: weakref.ref[Node]) -> None:
-    freezer = Freezer(connections=range(1000))
+    freezer = Freezer(connections=range(1000), settle=0)
     TALLY.closed += 999
     assert not freezer.check()
     assert frozen_cycle() is not None
 
 
+def test_gcfreeze_lets_closed_connections_settle_first(frozen_cycle: weakref.ref[Node]) -> None:
+    freezer = Freezer(connections=range(10), settle=60)
+    TALLY.closed += MIN_CLOSED
+    assert not freezer.check()  # their teardown may still hold what they leave
+    freezer.due = 0.0  # a minute later
+    assert freezer.check()
+    assert frozen_cycle() is None
+
+
 def test_gcfreeze_thaws_once_connections_turned_over(frozen_cycle: weakref.ref[Node]) -> None:
-    freezer = Freezer(connections=range(10))
+    freezer = Freezer(connections=range(10), settle=0)
     TALLY.closed += MIN_CLOSED
     assert freezer.check()
     assert frozen_cycle() is None

@@ -8,9 +8,11 @@ which then walk only what is new.
 The price: a frozen object is never examined again, so a reference cycle among frozen objects
 that dies later (a closed connection's) is never reclaimed: ~19 KB per closed connection. So
 `Freezer` counts the connections that close; once as many have closed as are still open (and at
-least `MIN_CLOSED`), it thaws everything and runs one full collection, which reclaims them, then
-freezes again. With a stable set of connections that never happens; under churn it costs one
-full walk per turnover of the connection set, and the leak is bounded by one turnover.
+least `MIN_CLOSED`), it waits `SETTLE` seconds (the app tears down what a connection leaves a
+little after its socket closes; frozen mid-teardown, that would leak until the next time), then
+thaws everything and runs one full collection, which reclaims them, and freezes again. With a
+stable set of connections that never happens; under churn it costs one full walk per turnover of
+the connection set, and what leaks meanwhile is bounded by one turnover.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from wasim.connections import TALLY
 
 log = logging.getLogger("wasim.gcfreeze")
 MIN_CLOSED = 200
-CHECK_EVERY = 1.0  # seconds
+SETTLE = 3.0  # seconds from enough closed connections to the collection
+CHECK_EVERY = 0.5  # seconds
 
 
 def freeze_survivors(phase: str, info: dict[str, int]) -> None:
@@ -37,9 +40,11 @@ def freeze_survivors(phase: str, info: dict[str, int]) -> None:
 class Freezer:
     """Freezes survivors of full collections; thaws and collects once connections turned over."""
 
-    def __init__(self, connections: Sized) -> None:
+    def __init__(self, connections: Sized, settle: float = SETTLE) -> None:
         self.connections = connections
+        self.settle = settle
         self.closed_at_last = TALLY.closed
+        self.due: float | None = None
         self.thaws = 0
 
     def install(self) -> None:
@@ -49,7 +54,12 @@ class Freezer:
     def check(self) -> bool:
         """Thaw and collect if enough connections closed since the last time; True if it did."""
         closed = TALLY.closed - self.closed_at_last
-        if closed < max(MIN_CLOSED, len(self.connections)):
+        now = time.monotonic()
+        if self.due is None:
+            if closed < max(MIN_CLOSED, len(self.connections)):
+                return False
+            self.due = now + self.settle  # kept even if new connections open meanwhile
+        if now < self.due:
             return False
         frozen = gc.get_freeze_count()
         started = time.perf_counter()
@@ -63,6 +73,7 @@ class Freezer:
             gc.get_freeze_count(),
         )
         self.closed_at_last = TALLY.closed
+        self.due = None
         self.thaws += 1
         return True
 
