@@ -203,7 +203,7 @@ def main() -> None:
     s = hist.summary()
     print(
         f"webhook -> Socket.IO with {args.listeners:,} listeners at {args.rate:.0f}/s: "
-        f"p50 {s.p50_ms:.2f} ms, p99 {s.p99_ms:.2f} ms, max {s.max_ms:.2f} ms; "
+        f"p50 {s.p50:.2f} ms, p99 {s.p99:.2f} ms, max {s.max:.2f} ms; "
         f"{s.count} delivered, {missing} missing (target: p99 <= 10 ms)"
     )
 

@@ -77,7 +77,7 @@ async def open_chats(url: str, users: range) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
         async def open_one(n: int) -> None:
-            token = mint_token(f"user{n}", expires_in=None)
+            token = mint_token(f"user{n}")
             response = await client.post(
                 defaults.CONVERSATIONS_PATH,
                 json={"contact_phone": phone_of(n)},

@@ -17,6 +17,7 @@ from mock_backend import api, sio, streams, webhook
 from mock_backend.db import Transactions, create_tables, make_engine
 from mock_backend.fanout import RedisHub
 from mock_backend.hub import Hub
+from mock_backend.limits import Gate, Nosniff, PollingLimit, SendDeadline
 from mock_backend.metrics import Metrics, RequestMetrics
 from mock_backend.settings import Settings
 from mock_backend.state import Backend, backend_of
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     transactions = Transactions(engine, metrics.queries.inc)
     writer = Writer(engine, hub, settings.default_owner, transactions)
-    backend = Backend(settings, engine, metrics, server, hub, writer)
+    backend = Backend(settings, engine, metrics, server, hub, writer, Gate(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     app.state.backend = backend
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[settings.frontend_origin],
+        allow_origins=settings.origins,
         allow_credentials=True,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match", "Last-Event-ID"],
@@ -69,9 +70,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     _routes(app, settings)
     sio.install_handlers(backend)
-    asgi: ASGIApp = socketio.ASGIApp(
-        server, RequestMetrics(app, metrics), socketio_path=settings.socketio_path
-    )
+    asgi: ASGIApp = socketio.ASGIApp(server, app, socketio_path=settings.socketio_path)
+    asgi = SendDeadline(PollingLimit(asgi, settings), settings, metrics)
+    asgi = RequestMetrics(Nosniff(asgi), metrics, settings.socketio_path)
     return webhook.WebhookFastPath(asgi, backend)
 
 

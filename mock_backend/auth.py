@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -16,7 +17,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Identity:
     user: str
-    expires_at: float | None
+    expires_at: float
 
 
 def authenticate(token: str | None, settings: Settings) -> Identity:
@@ -24,7 +25,15 @@ def authenticate(token: str | None, settings: Settings) -> Identity:
     if not token:
         raise Refused("missing token")
     try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=[settings.jwt_algorithm])
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[settings.jwt_algorithm],
+            options={"require": ["exp"]},
+        )
+    except jwt.MissingRequiredClaimError:
+        # A token without `exp` would hold its streams open forever.
+        raise Refused("token has no exp claim") from None
     except jwt.ExpiredSignatureError:
         raise Refused("token expired") from None
     except jwt.InvalidSignatureError:
@@ -36,8 +45,11 @@ def authenticate(token: str | None, settings: Settings) -> Identity:
     user = claims.get(settings.jwt_claim)
     if not isinstance(user, str | int) or isinstance(user, bool) or str(user) == "":
         raise Refused(f"token has no {settings.jwt_claim} claim")
-    exp = claims.get("exp")
-    return Identity(str(user), float(exp) if isinstance(exp, int | float) else None)
+    expires_at = float(claims["exp"])  # PyJWT checked it is a number in the future
+    lifetime = settings.max_token_lifetime
+    if expires_at - time.time() > lifetime:
+        raise Refused(f"token expires more than {lifetime:g} s from now")
+    return Identity(str(user), expires_at)
 
 
 def bearer(header: str | None) -> str | None:

@@ -9,6 +9,10 @@ per-connection cursor that keeps delivery exactly once and in order (see `hub.Su
 No lock spans the workers. A connection registers first and then reads the user's last event id
 (or replays after its own), so whatever commits later reaches it live; its cursor drops what it
 already has and reads the log when an event arrives ahead of one still on its way.
+
+When Redis goes away, a worker delivers what it commits to its own connections only, logs one
+warning (and one when Redis is back), and once a publish goes through again it publishes a
+catch-up message that makes every worker read the log for every connection.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import contextlib
 import json
 import logging
 import os
+import time
 import uuid
 from contextlib import AbstractAsyncContextManager
 
 import redis.asyncio as redis
 import socketio
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +44,39 @@ log = logging.getLogger("mock_backend.fanout")
 BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 2.0
 SUBSCRIBE_TIMEOUT = 10.0
+PUBLISH_TIMEOUT = 1.0
+HEAL_EVERY = 1.0  # while publishing fails, how often to try Redis again
+# Published once publishing works again: every worker reads the log after each connection's
+# cursor, and so gets what this worker could not publish meanwhile.
+CATCH_UP_MESSAGE = '{"catch_up":true}'
+
+
+class Outage:
+    """One warning when Redis goes away and one when it is back, not one per webhook."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.failed = 0  # publishes that did not reach Redis since it went away
+
+    def down(self, what: str, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(
+                "Redis unreachable (%s: %s); events reach this worker's clients only, the "
+                "other workers' catch up from the database when it is back",
+                what,
+                str(exc) or type(exc).__name__,
+            )
+
+    def up(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "Redis is back after %.1f s; %d publishes did not reach it meanwhile",
+                time.monotonic() - self.since,
+                self.failed,
+            )
+            self.since = None
+            self.failed = 0
 
 
 class RedisHub(Hub):
@@ -59,16 +99,22 @@ class RedisHub(Hub):
         self.client_name = f"wasim-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._redis = redis.Redis.from_url(url, client_name=self.client_name)
         self._task: asyncio.Task[None] | None = None
+        self._subscribed = False
+        self._healer: asyncio.Task[None] | None = None
+        self._unannounced = 0  # publishes that failed, not yet covered by a catch-up message
+        self.outage = Outage()
 
     async def start(self) -> None:
         """Subscribe before serving, so nothing committed after a connection starts is missed."""
         pubsub = await self._subscribe()
+        self._subscribed = True
         self._task = asyncio.create_task(self._listen(pubsub), name="mock-backend-fanout")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._healer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self._redis.aclose()
 
     def publishing(self) -> AbstractAsyncContextManager[object]:
@@ -77,13 +123,40 @@ class RedisHub(Hub):
     async def publish(self, events: list[Event]) -> None:
         if not events:
             return
-        try:
-            await self._redis.publish(self.channel, encode(events))
-        except Exception:
-            # Stored all the same: this worker's clients get them now, the others' when their
-            # next event shows the gap or when their worker resubscribes.
-            log.exception("publishing %d events to Redis failed; delivering locally", len(events))
-            self.deliver(events)
+        if self._healer is None:  # publishing works, as far as this worker knows
+            try:
+                await self._send(encode(events))
+                return
+            except (RedisError, OSError, TimeoutError) as exc:
+                self.outage.down("publish", exc)
+                self._healer = asyncio.create_task(self._heal(), name="mock-backend-heal")
+        # Stored all the same: this worker's clients get them now, the other workers' when
+        # `_heal` gets its catch-up message through.
+        self.outage.failed += 1
+        self._unannounced += 1
+        self.deliver(events)
+
+    async def _send(self, message: str) -> None:
+        async with asyncio.timeout(PUBLISH_TIMEOUT):
+            try:
+                await self._redis.publish(self.channel, message)
+            except RedisConnectionError:
+                # A connection from before a Redis restart fails once; the retry opens a new one.
+                await self._redis.publish(self.channel, message)
+
+    async def _heal(self) -> None:
+        """Publish the catch-up message as soon as Redis takes it; then publish again."""
+        while self._unannounced:
+            covered = self._unannounced
+            try:
+                await self._send(CATCH_UP_MESSAGE)
+            except (RedisError, OSError, TimeoutError):
+                await asyncio.sleep(HEAL_EVERY)
+                continue
+            self._unannounced -= covered  # any skipped meanwhile need one more
+        self._healer = None
+        if self._subscribed:
+            self.outage.up()
 
     async def subscribe(
         self, user: str, transport: str, after: int | None, replay: Replay
@@ -129,7 +202,8 @@ class RedisHub(Hub):
                     if message["type"] == "message":
                         self._receive(message["data"])
             except Exception as exc:
-                log.warning("Redis subscription lost (%s); resubscribing", exc)
+                self._subscribed = False
+                self.outage.down("subscription lost", exc)
             finally:
                 await _close(pubsub)
             pubsub = await self._resubscribe()
@@ -141,15 +215,24 @@ class RedisHub(Hub):
             try:
                 pubsub = await self._subscribe()
             except Exception as exc:
-                log.warning("Redis resubscribe failed (%s); retrying", exc)
+                self.outage.down("resubscribe", exc)  # logs only the first
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
+            self._subscribed = True
+            if self._healer is None:
+                self.outage.up()
             # What was published meanwhile never reached this worker, but it is in the database.
-            for subscription in self._all():
-                subscription.queue.put_nowait(CATCH_UP)
+            self._catch_up()
             return pubsub
 
+    def _catch_up(self) -> None:
+        for subscription in self._all():
+            subscription.queue.put_nowait(CATCH_UP)
+
     def _receive(self, data: bytes) -> None:
+        if data in (CATCH_UP_MESSAGE, CATCH_UP_MESSAGE.encode()):
+            self._catch_up()
+            return
         try:
             events = decode(data)
         except (ValueError, KeyError, TypeError):

@@ -31,6 +31,7 @@ class CatchUp:
 
 CATCH_UP = CatchUp()
 Queue = asyncio.Queue[Event | CatchUp | None]
+SLOW = "slow consumer"
 
 
 class Subscription:
@@ -44,6 +45,8 @@ class Subscription:
         self.missed: list[Event] = []
         self.last: int | None = None  # the cursor; None takes the first live event as it comes
         self.reason: str | None = None
+        # Called when the buffer overflows: the connection is stuck, end it now (limits.py).
+        self.overflow: Callable[[], None] | None = None
         self._replay = replay
 
     def stop(self, reason: str | None = None) -> None:
@@ -51,6 +54,17 @@ class Subscription:
         if self.reason is None:
             self.reason = reason
         self.queue.put_nowait(None)
+
+    def put(self, item: Event | CatchUp) -> None:
+        """Queue `item`, or stop as a slow consumer when `max_buffered_events` are waiting."""
+        if self.reason is not None:
+            return
+        if self.queue.qsize() >= self.hub.buffer_limit:
+            self.stop(SLOW)
+            if self.overflow is not None:
+                self.overflow()
+            return
+        self.queue.put_nowait(item)
 
     async def events(self) -> AsyncIterator[Event]:
         for event in self.missed:
@@ -90,6 +104,7 @@ class Hub:
     def __init__(self, sio: socketio.AsyncServer, settings: Settings, metrics: Metrics) -> None:
         self.sio = sio
         self.metrics = metrics
+        self.buffer_limit = settings.max_buffered_events
         self.lock = asyncio.Lock()
         self.names = {
             NEW_MESSAGE: settings.event_new_message,
@@ -114,15 +129,17 @@ class Hub:
     async def publish(self, events: list[Event]) -> None:
         """Emit to the user's room and hand to the user's streams; caller holds `publishing()`."""
         for event in events:
-            await self.sio.emit(self.name(event), event.payload, room=f"user:{event.user}")
-            self.count("socketio", event)
+            room = f"user:{event.user}"
+            sockets = len(self.sio.manager.rooms.get("/", {}).get(room, ()))
+            await self.sio.emit(self.name(event), event.payload, room=room)
+            self.count("socketio", event, sockets)  # once per socket that was sent it
         self.deliver(events)
 
     def deliver(self, events: list[Event]) -> None:
         """Hand `events` to this process's subscriptions."""
         for event in events:
             for subscription in self._subscribers.get(event.user, ()):
-                subscription.queue.put_nowait(event)
+                subscription.put(event)
 
     async def subscribe(
         self, user: str, transport: str, after: int | None, replay: Replay
@@ -143,8 +160,9 @@ class Hub:
             if not subscriptions:
                 del self._subscribers[subscription.user]
 
-    def count(self, transport: str, event: Event) -> None:
-        self.metrics.events.labels(transport, event.kind).inc()
+    def count(self, transport: str, event: Event, sockets: int = 1) -> None:
+        if sockets:
+            self.metrics.events.labels(transport, event.kind).inc(sockets)
 
     def _add(self, subscription: Subscription) -> None:
         self._subscribers[subscription.user].add(subscription)

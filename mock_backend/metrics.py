@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wasim.connections import timed_out
 
 
 class Metrics:
@@ -41,6 +44,18 @@ class Metrics:
             ["transport"],
             registry=self.registry,
         )
+        self.dropped = Counter(
+            "wasim_push_dropped",
+            "Push connections the server dropped, by transport and reason.",
+            ["transport", "reason"],
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "wasim_push_refused",
+            "Push connections refused, by transport and reason.",
+            ["transport", "reason"],
+            registry=self.registry,
+        )
         self.queries = Counter(
             "wasim_database_queries", "SQL statements executed.", registry=self.registry
         )
@@ -52,11 +67,14 @@ class Metrics:
 
 
 class RequestMetrics:
-    """Counts each HTTP request under its route template (`/conversations/{id}`, not the id)."""
+    """Counts each HTTP request under its route template (`/conversations/{id}`, not the id);
+    Engine.IO's long-polling requests under the Socket.IO path, one cut short by a deadline
+    as the 408 it was answered."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, socketio_path: str) -> None:
         self.app = app
         self.metrics = metrics
+        self.socketio_path = socketio_path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +90,13 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, send_status)
+        except ClientDisconnect:
+            status = 499  # the client left mid-body: no answer to give, nothing to log
         finally:
             route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            label = getattr(route, "path", None) or (
+                self.socketio_path if scope["path"].startswith(self.socketio_path) else "unmatched"
+            )
+            if timed_out(scope):
+                status = 408
             self.metrics.requests.labels(label, scope["method"], str(status)).inc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,8 +24,18 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_channel: str = "wasim:events"
     default_owner: str = defaults.DEFAULT_OWNER
-    frontend_origin: str = "http://localhost:3000"
+    # Comma-separated: the origins CORS allows and the WebSocket routes accept.
+    frontend_origin: str = "http://localhost:3000,http://127.0.0.1:3000"
     max_body_bytes: int = defaults.MAX_WEBHOOK_BYTES
+    max_polling_body_bytes: int = 1_000_000  # an Engine.IO long-polling POST; 413 over it
+
+    # Push connections (Socket.IO, SSE and WebSocket together), per worker.
+    max_connections: Annotated[int, Field(ge=1)] = 10_000
+    max_connections_per_user: Annotated[int, Field(ge=1)] = 100
+    # Events a connection may have waiting to be sent; one more and it is dropped.
+    max_buffered_events: Annotated[int, Field(ge=1)] = 1_000
+    send_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds one send may take
+    max_token_lifetime: Annotated[float, Field(gt=0)] = 86_400.0  # seconds from now to exp
 
     webhook_path: str = defaults.WEBHOOK_PATH
     conversations_path: str = defaults.CONVERSATIONS_PATH
@@ -38,3 +50,7 @@ class Settings(BaseSettings):
 
     sse_heartbeat_seconds: float = 15.0
     log_level: str = "info"
+
+    @property
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.frontend_origin.split(",") if o.strip()]

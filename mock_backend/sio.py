@@ -1,5 +1,5 @@
-"""Socket.IO: JWT checked on connect, room `user:{id}` (or, with several workers, a subscription
-per socket), resume from `last_event_id`, expiry."""
+"""Socket.IO: JWT checked on connect, room `user:{id}` (or a subscription of its own when it
+resumes, or with several workers), resume from `last_event_id`, expiry, the connection limits."""
 
 from __future__ import annotations
 
@@ -8,90 +8,160 @@ import logging
 import time
 from typing import Any
 
+import engineio
 import socketio
+from engineio import packet
 from socketio.exceptions import ConnectionRefusedError
 
 from mock_backend.auth import Refused, authenticate
-from mock_backend.hub import Subscription
+from mock_backend.hub import SLOW, Subscription
+from mock_backend.limits import Full, drop
 from mock_backend.settings import Settings
 from mock_backend.state import Backend
+from wasim import defaults
 
 log = logging.getLogger("mock_backend.sio")
+EXPIRED = "token expired"
+
+
+class Outbox(asyncio.Queue[Any]):
+    """One Engine.IO socket's send queue, holding at most `limit` messages.
+
+    The message past the limit is not queued: `overflow` is called once instead, to drop the
+    socket (it resumes from its last event id). Control packets (ping, close, the writer's
+    stop) always pass.
+    """
+
+    def __init__(self, limit: int, overflow: Any) -> None:
+        super().__init__()
+        self.limit = limit
+        self.overflow = overflow
+        self.over = False  # no more messages are queued
+        self.dropped = False
+        self._drained: asyncio.Event | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if isinstance(item, packet.Packet) and item.packet_type == packet.MESSAGE:
+            if self.over:
+                return
+            if self.qsize() >= self.limit:
+                self.over = True
+                self.overflow(self)
+                return
+        super().put_nowait(item)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        if self._drained is not None and self.qsize() <= self.limit // 2:
+            self._drained.set()
+        return item
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until at most half the limit is queued; False if that takes over `timeout`."""
+        if self.qsize() <= self.limit // 2:
+            return True
+        self._drained = asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._drained = None
+
+
+class _EngineIO(engineio.AsyncServer):  # type: ignore[misc]
+    limit = 1_000
+    overflow: Any = None
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
+        return Outbox(self.limit, self.overflow)
+
+
+class _Server(socketio.AsyncServer):  # type: ignore[misc]
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _EngineIO
 
 
 def make_server(settings: Settings) -> socketio.AsyncServer:
     # The manager stays in-process even with Redis: `fanout.RedisHub` brings every worker its
     # events and emits them to its own sockets, one cursor per socket.
-    return socketio.AsyncServer(
+    server = _Server(
         async_mode="asgi",
-        cors_allowed_origins=[settings.frontend_origin],
+        cors_allowed_origins=settings.origins,
+        max_http_buffer_size=settings.max_polling_body_bytes,
         logger=False,
         engineio_logger=False,
     )
+    server.eio.limit = settings.max_buffered_events
+    return server
 
 
 def install_handlers(backend: Backend) -> None:
     sio = backend.sio
-    gauge = backend.metrics.connections.labels("socketio")
+    metrics = backend.metrics
+    gauge = metrics.connections.labels("socketio")
     expiries: dict[str, asyncio.TimerHandle] = {}
-    resuming: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
+    pumps: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
     subscriptions: dict[str, Subscription] = {}
+    users: dict[str, str] = {}
+
+    def refuse(reason: str, label: str) -> ConnectionRefusedError:
+        metrics.refused.labels("socketio", label).inc()
+        return ConnectionRefusedError(reason)
 
     async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> None:
         fields = auth if isinstance(auth, dict) else {}
         try:
             identity = authenticate(fields.get("token"), backend.settings)
         except Refused as exc:
-            raise ConnectionRefusedError(str(exc)) from None
+            raise refuse(str(exc), "token") from None
         after = fields.get("last_event_id")
         if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
-            raise ConnectionRefusedError("last_event_id must be an integer")
-        if identity.expires_at is not None:
-            delay = max(0.0, identity.expires_at - time.time())
-            expiries[sid] = asyncio.get_running_loop().call_later(
-                delay, lambda: asyncio.ensure_future(sio.disconnect(sid))
-            )
+            raise refuse("last_event_id must be an integer", "last_event_id")
+        try:
+            backend.gate.admit(identity.user)
+        except Full as exc:
+            raise refuse(str(exc), "full") from None
+        users[sid] = identity.user
+        delay = max(0.0, identity.expires_at - time.time())
+        expiries[sid] = asyncio.get_running_loop().call_later(delay, expire, sid)
         gauge.inc()
-        room = f"user:{identity.user}"
         if after is None and not backend.hub.per_connection:
-            await sio.enter_room(sid, room)
+            await sio.enter_room(sid, f"user:{identity.user}")
         else:
             # Runs once python-socketio has queued the CONNECT packet (after this handler returns),
             # so the client gets CONNECT, the replay, then live events: the usual Socket.IO order.
-            job = pump if backend.hub.per_connection else resume
-            task = sio.start_background_task(job, sid, identity.user, after)
-            resuming.add(task)
-            task.add_done_callback(resuming.discard)
+            task = sio.start_background_task(pump, sid, identity.user, after)
+            pumps.add(task)
+            task.add_done_callback(pumps.discard)
+
+    def expire(sid: str) -> None:
+        metrics.dropped.labels("socketio", EXPIRED).inc()
+        asyncio.ensure_future(sio.disconnect(sid))
 
     def present(sid: str) -> bool:
         return sio.manager.eio_sid_from_sid(sid, "/") is not None
 
-    async def resume(sid: str, user: str, after: int) -> None:
-        """Replay what `sid` missed, then join its room, all under the hub lock (exactly once).
-
-        The socket may leave while this waits for the lock or the database: then there is nothing
-        to do (it resumes from its own last id next time), and joining a room would raise. If the
-        replay fails, the socket is dropped rather than left connected without its events.
-        """
-        try:
-            async with backend.hub.lock:
-                if not present(sid):
-                    return
-                for event in await backend.replay(user, after):
-                    if not present(sid):
-                        return
-                    await sio.emit(backend.hub.name(event), event.payload, to=sid)
-                    backend.metrics.events.labels("socketio", event.kind).inc()
-                if present(sid):  # no await between this check and the join
-                    await sio.enter_room(sid, f"user:{user}")
-        except Exception:
-            log.exception("replay to Socket.IO client %s failed; disconnecting it", sid)
-            await sio.disconnect(sid)
+    def outbox(sid: str) -> Outbox | None:
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return socket.queue if socket is not None else None
 
     async def pump(sid: str, user: str, after: int | None) -> None:
-        """With several workers: this socket's own subscription, emitted to it in order."""
+        """This socket's own subscription (a resume, or several workers), emitted in order.
+
+        Its replay is paced by the socket's outbox, so a long one never trips the buffer limit;
+        the hub's lock is held only while the replay is read (`Hub.subscribe`).
+        """
         hub = backend.hub
         try:
+            if after is not None:
+                after, reset = await backend.resume_point(user, after)
+                if reset is not None and present(sid):
+                    await sio.emit(defaults.EVENT_RESET, reset, to=sid)
+                    metrics.events.labels("socketio", defaults.EVENT_RESET).inc()
             subscription = await hub.subscribe(user, "socketio", after, backend.replay)
         except Exception:
             log.exception("subscribing Socket.IO client %s failed; disconnecting it", sid)
@@ -101,14 +171,50 @@ def install_handlers(backend: Backend) -> None:
             hub.unsubscribe(subscription)
             return
         subscriptions[sid] = subscription
+        subscription.overflow = lambda: fell_behind(sid)
+        timeout = backend.settings.send_timeout
         try:
             async for event in subscription.events():
                 await sio.emit(hub.name(event), event.payload, to=sid)
+                queue = outbox(sid)
+                if queue is not None and not await queue.drained(timeout):
+                    fell_behind(sid)
+                    break
         except Exception:
             log.exception("delivery to Socket.IO client %s failed; disconnecting it", sid)
             await sio.disconnect(sid)
         finally:
             hub.unsubscribe(subscription)
+
+    def fell_behind(sid: str) -> None:
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            drop_socket(eio_sid)
+
+    def overflow(queue: Outbox) -> None:
+        for eio_sid, socket in list(sio.eio.sockets.items()):
+            if socket.queue is queue:
+                drop_socket(eio_sid)
+                return
+
+    def drop_socket(eio_sid: str) -> None:
+        """Abort a WebSocket at once; close a long-polling session after what it has queued."""
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing or socket.queue.dropped:
+            return
+        socket.queue.dropped = socket.queue.over = True  # once, and nothing more queued
+        scope = sio.environ.get(eio_sid, {}).get("asgi.scope")
+        if scope is not None and scope["type"] == "websocket":
+            if drop(scope, metrics, "socketio", SLOW):
+                return
+        metrics.dropped.labels("socketio", SLOW).inc()
+        log.info("dropped a socketio connection: %s", SLOW)
+
+        async def close() -> None:
+            await socket.close(wait=False, reason=SLOW)
+            socket.queue.put_nowait(None)  # ends the writer or the pending poll
+
+        asyncio.ensure_future(close())
 
     async def disconnect(sid: str, reason: object = None) -> None:
         timer = expiries.pop(sid, None)
@@ -117,7 +223,11 @@ def install_handlers(backend: Backend) -> None:
         subscription = subscriptions.pop(sid, None)
         if subscription is not None:
             subscription.stop()
-        gauge.dec()
+        user = users.pop(sid, None)
+        if user is not None:
+            backend.gate.release(user)
+            gauge.dec()
 
+    sio.eio.overflow = overflow
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)

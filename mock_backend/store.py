@@ -113,6 +113,12 @@ async def replay(conn: AsyncConnection, user: str, after: int) -> list[Event]:
     return [Event(user, r.event_id, r.kind, json.loads(r.payload)) for r in rows]
 
 
+async def last_event_id(conn: AsyncConnection, user: str) -> int:
+    """The id of `user`'s latest event (0 before the first)."""
+    top = await conn.scalar(select(users.c.last_event_id).where(users.c.id == user))
+    return int(top or 0)
+
+
 async def _last_messages(conn: AsyncConnection, ids: list[int]) -> dict[int, JSON]:
     if not ids:
         return {}

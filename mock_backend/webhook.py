@@ -13,13 +13,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_backend.parse import parse_webhook
 from mock_backend.state import Backend, backend_of
+from wasim.connections import timed_out
 
 log = logging.getLogger("mock_backend.webhook")
 SIGNATURE_HEADER = "x-hub-signature-256"
 OK = {"status": "ok"}
 OK_BODY = b'{"status":"ok"}'  # as JSONResponse renders OK
-STATUSES = (200, 400, 401, 413, 500, 503)
+STATUSES = (200, 400, 401, 408, 413, 500, 503)
 JSON_TYPE = (b"content-type", b"application/json")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 async def verify_webhook(
@@ -138,8 +140,10 @@ class WebhookFastPath:
         status = 500
         try:
             status, detail = await self._answer(receive, length, signature)
+            if status == 400 and timed_out(scope):
+                status = 408  # the deadline answered it (wasim.connections)
             body = _detail(detail) if detail else OK_BODY
-            headers = [(b"content-length", str(len(body)).encode()), JSON_TYPE]
+            headers = [(b"content-length", str(len(body)).encode()), JSON_TYPE, NOSNIFF]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:

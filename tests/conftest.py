@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ POSTGRES_URL = os.environ.get(
     "WASIM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("WASIM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NODE_DIR = Path(__file__).parent / "node"
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +143,34 @@ def foreign_url() -> Iterator[str]:
     """tests/foreign_backend.py, a backend wasim did not write, served on a free port."""
     with ServerThread(create_foreign_app()) as running:
         yield running.url
+
+
+def _node_modules_ready() -> bool:
+    # npm writes node_modules/.package-lock.json last: an interrupted install has none
+    modules = NODE_DIR / "node_modules"
+    return (modules / ".package-lock.json").is_file() and (modules / "socket.io-client").is_dir()
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js with tests/node's locked packages installed (`npm ci` once, if they are not)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        reason = f"{'Node.js' if node is None else 'npm'} is not installed"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"the socket.io-client tests cannot run: {reason}")
+        pytest.skip(reason)
+    # The lock file is the lock: parallel test runs install one at a time, and only once.
+    with (NODE_DIR / "package-lock.json").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _node_modules_ready():
+            command = [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"]
+            done = subprocess.run(
+                [*command, "--loglevel=error"], capture_output=True, text=True, timeout=600
+            )
+            if done.returncode != 0:
+                pytest.fail(f"npm ci --prefix tests/node failed: {done.stderr.strip()}")
+    return node
 
 
 @pytest.fixture

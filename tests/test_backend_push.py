@@ -201,7 +201,7 @@ async def test_push_socketio_resume_skips_a_client_that_left(
     sent = backend.metrics.registry.get_sample_value(
         "wasim_events_emitted_total", {"transport": "socketio", "event": "new_message"}
     )
-    assert sent == 2  # live (to nobody) and the second replay; none to the client that left
+    assert sent == 1  # the second replay; none live (nobody listened), none to the one that left
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
@@ -260,6 +260,16 @@ def bad_tokens(settings: Settings) -> list[Any]:
         ),
         pytest.param(
             jwt.encode(claims, None, algorithm="none"), "token algorithm not allowed", id="alg-none"
+        ),
+        pytest.param(
+            jwt.encode({"userId": "demo"}, settings.jwt_secret),
+            "token has no exp claim",
+            id="no-exp",
+        ),
+        pytest.param(
+            jwt.encode({**claims, "exp": now + 2 * 86_400}, settings.jwt_secret),
+            "token expires more than 86400 s from now",
+            id="lifetime",
         ),
     ]
 

@@ -16,10 +16,11 @@ from wasim.bench import loads, run_bench
 from wasim.bench.measure import GroupPart, merge_parts
 from wasim.bench.results import GroupResult, ProcessLoad
 from wasim.bench.saturation import MachineLoad, assess
-from wasim.bench.scenario import Load, default_processes
+from wasim.bench.scenario import Load
 from wasim.cli._app import app
 from wasim.errors import AuthError
 from wasim.stats import LatencyHistogram
+from wasim.workers import default_processes
 
 
 def scenario(url: str, load: str = "", seed: int = 1) -> str:
@@ -54,8 +55,8 @@ async def test_bench_two_processes_deliver_every_message_and_merge_their_histogr
 async def test_bench_results_have_the_same_shape_with_one_or_two_processes(
     backend_url: str,
 ) -> None:
-    one = (await run_bench(loads(scenario(backend_url)), processes=1)).to_dict()
-    two = (await run_bench(loads(scenario(backend_url, seed=2)), processes=2)).to_dict()
+    one = (await run_bench(loads(scenario(backend_url)), processes=1)).document()
+    two = (await run_bench(loads(scenario(backend_url, seed=2)), processes=2)).document()
     assert shape(one) == shape(two)
     assert (one["processes"], two["processes"]) == (1, 2)
     counts = [
@@ -95,17 +96,19 @@ async def test_bench_failure_in_a_listener_process_is_raised_as_in_one(backend_u
 
 
 def test_assess_a_busy_machine_marks_the_run_suspect_and_says_why() -> None:
-    calm = ProcessLoad("listener process 1/1", pid=1, clients=3, loop_lag_p99_ms=0.5)
-    saturation = assess([calm], MachineLoad(96.0, 100.0, cores=2), Load())
-    assert saturation.suspect and saturation.machine_busy
+    calm = ProcessLoad(name="listener process 1/1", pid=1, clients=3, loop_lag_p99_ms=0.5)
+    machine = MachineLoad(cpu_percent_mean=96.0, cpu_percent_max=100.0, cores=2)
+    saturation = assess([calm], machine, Load())
+    assert saturation.suspect and saturation.machine.busy
     assert saturation.headline == "machine busy"
     assert "96% of all 2 cores" in saturation.reasons[0]
 
 
 def test_assess_names_only_the_saturated_process() -> None:
-    calm = ProcessLoad("listener process 1/2", pid=1, clients=3)
-    lagging = ProcessLoad("listener process 2/2", pid=2, clients=3, reasons=("lag",))
-    saturation = assess([calm, lagging], MachineLoad(10.0, 20.0, cores=8), Load())
+    calm = ProcessLoad(name="listener process 1/2", pid=1, clients=3)
+    lagging = ProcessLoad(name="listener process 2/2", pid=2, clients=3, reasons=("lag",))
+    machine = MachineLoad(cpu_percent_mean=10.0, cpu_percent_max=20.0, cores=8)
+    saturation = assess([calm, lagging], machine, Load())
     assert saturation.headline == "listener process 2/2 saturated"
     assert saturation.reasons == ("listener process 2/2 (pid 2, 3 clients): lag",)
 
@@ -136,7 +139,8 @@ def _part(latencies: list[float], clients: int) -> GroupPart:
         per_user={f"user{n}": {"requests": 1, "bytes": 10} for n in range(clients)},
     )
     # As a listener process ships it: through JSON.
-    return GroupPart.from_dict(json.loads(json.dumps(GroupPart(result, latencies).to_dict())))
+    shipped = GroupPart(result=result, client_means=latencies).model_dump_json()
+    return GroupPart.model_validate_json(shipped)
 
 
 def test_merge_parts_equals_recording_everything_in_one_histogram() -> None:
@@ -154,7 +158,7 @@ def test_merge_parts_equals_recording_everything_in_one_histogram() -> None:
     ("clients", "cores", "processes"),
     [
         pytest.param(60, 8, 1, id="seed"),
-        pytest.param(1200, 8, 3, id="per-500"),
+        pytest.param(2200, 8, 3, id="per-1000"),
         pytest.param(10_000, 4, 4, id="capped-by-cores"),
     ],
 )

@@ -10,8 +10,8 @@ from rich.console import Console
 from wasim.bench.expectation import Message, expected_wait, polling_expectation
 from wasim.bench.render import render_result
 from wasim.bench.results import BenchResult, ExpectedLatency, GroupResult, TrafficSummary
-from wasim.bench.scenario import PollPlan
 from wasim.stats import LatencySummary
+from wasim.transports.config import PollConfig
 
 
 def test_expected_wait_of_the_seed_is_the_first_of_three_pollers() -> None:
@@ -29,7 +29,7 @@ def test_expected_wait_when_a_newer_message_hides_it_from_the_list() -> None:
 
 
 def test_polling_expectation_prints_the_formula_and_averages_the_run() -> None:
-    plan = PollPlan(5.0, 2, 3.0, False, 0.0)
+    plan = PollConfig()
     messages = [Message(True), Message(True, gap_s=0.0)]
     expected = polling_expectation(plan, messages)
     assert expected.formula == "∫0^3 (1-t/5)^2 (1-t/3) dt"
@@ -38,7 +38,9 @@ def test_polling_expectation_prints_the_formula_and_averages_the_run() -> None:
 
 
 def _group(name: str, kind: str, polled: bool) -> GroupResult:
-    latency = LatencySummary(40, 1210.0, 1140.0, 2500.0, 2690.0, 2710.0, 2710.0)
+    latency = LatencySummary(
+        count=40, mean=1210.0, p50=1140.0, p90=2500.0, p95=2690.0, p99=2710.0, max=2710.0
+    )
     return GroupResult(
         name=name,
         kind=kind,
@@ -57,7 +59,14 @@ def _group(name: str, kind: str, polled: bool) -> GroupResult:
         errors=0,
         reconnects=0,
         window_s=41.0,
-        expected_latency=ExpectedLatency(3.0, 990.0, 3000.0, "list 2×5 s", "∫", 990.0)
+        expected_latency=ExpectedLatency(
+            interval_s=3.0,
+            mean_ms=990.0,
+            max_ms=3000.0,
+            pattern="list 2×5 s",
+            formula="∫",
+            formula_ms=990.0,
+        )
         if polled
         else None,
         connect_requests=20,
@@ -69,7 +78,14 @@ def result() -> BenchResult:
     kinds = ["poll", "poll-optimized", "socketio", "sse", "ws", "hybrid"]
     groups = [_group(kind, kind, kind.startswith("poll")) for kind in kinds]
     groups.append(_group("socketio-eu", "socketio", False))
-    return BenchResult("seed", "http://127.0.0.1:1", 0.0, 41.0, TrafficSummary(), groups)
+    return BenchResult(
+        scenario="seed",
+        target="http://127.0.0.1:1",
+        started_at=0.0,
+        duration_s=41.0,
+        traffic=TrafficSummary(),
+        groups=groups,
+    )
 
 
 @pytest.mark.parametrize("width", [pytest.param(80, id="80"), pytest.param(120, id="120")])

@@ -187,7 +187,7 @@ def test_apply_overrides_users_replaces_the_names() -> None:
     ("options", "message"),
     [
         pytest.param(["--rate", "-1"], "--rate: Input should be greater than 0", id="rate"),
-        pytest.param(["--duration", "nonsense"], "--duration: 'nonsense' is not a", id="dur"),
+        pytest.param(["--duration", "nonsense"], "--duration 'nonsense' is not a", id="dur"),
         pytest.param(
             ["--users", "0"], "--users: Input should be greater than or equal", id="users"
         ),

@@ -100,7 +100,7 @@ async def test_ledger_listen_reports_exact_latency_for_sent_ids_and_none_for_oth
     assert precise and precise["latency_source"] == "ledger"
     assert 0 < precise["latency_ms"] < 5000
     assert estimated and (estimated["latency_source"], estimated["latency_ms"]) == (None, None)
-    assert summary.as_dict()["latency_source"] == "ledger"
+    assert summary.model_dump(mode="json")["latency_source"] == "ledger"
 
 
 async def test_ledger_listen_children_follow_it_themselves(

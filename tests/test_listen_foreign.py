@@ -83,4 +83,4 @@ async def test_listen_foreign_backend_text_only_events_match_by_marker(
         foreign_url, tmp_path / "sent.jsonl", "socketio", events=("chat:update",), marker=True
     )
     assert {e["latency_source"] for e in events} == {"ledger"}
-    assert summary.matched_by == {"marker": 3} and summary.hint() is None
+    assert summary.matched_by == {"marker": 3} and summary.hint is None

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import REQUIRE_SERVICES
 
 from mock_backend import samples
 
@@ -19,20 +17,9 @@ NODE_DIR = Path(__file__).parent / "node"
 pytestmark = pytest.mark.node
 
 
-def _need_node() -> str:
-    node = shutil.which("node")
-    installed = (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
-    if node and installed:
-        return node
-    reason = "Node.js is not installed" if not node else "run: npm ci --prefix tests/node"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"the socket.io-client test cannot run: {reason}")
-    pytest.skip(reason)
-
-
-async def _start(url: str, token: str) -> asyncio.subprocess.Process:
+async def _start(node: str, url: str, token: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        _need_node(),
+        node,
         str(NODE_DIR / "listen.mjs"),
         url,
         token,
@@ -48,9 +35,9 @@ async def _line(proc: asyncio.subprocess.Process) -> dict[str, object]:
 
 
 async def test_node_client_receives_new_message(
-    backend_url: str, token_for: Callable[[str], str]
+    node: str, backend_url: str, token_for: Callable[[str], str]
 ) -> None:
-    proc = await _start(backend_url, token_for("demo"))
+    proc = await _start(node, backend_url, token_for("demo"))
     assert await _line(proc) == {"connected": True}
     message = samples.text_message("5215512345678", "hola desde node")
     body, headers = samples.signed(samples.envelope([message]))
@@ -65,8 +52,8 @@ async def test_node_client_receives_new_message(
     assert await proc.wait() == 0
 
 
-async def test_node_client_is_refused_without_token(backend_url: str) -> None:
-    proc = await _start(backend_url, "")
+async def test_node_client_is_refused_without_token(node: str, backend_url: str) -> None:
+    proc = await _start(node, backend_url, "")
     refused = await _line(proc)
     assert "connect_error" in refused
     assert await proc.wait() == 2

@@ -27,6 +27,8 @@ EVENT_NEW_MESSAGE = "new_message"
 EVENT_CONVERSATION_UPDATED = "conversation_updated"
 EVENT_MESSAGE_STATUS = "message_status"
 EVENTS = (EVENT_NEW_MESSAGE, EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE_STATUS)
+# Sent instead of a replay when a client resumes from an id the log does not have: reload.
+EVENT_RESET = "reset"
 
 # Meta's documented maximum webhook payload.
 MAX_WEBHOOK_BYTES = 3 * 1024 * 1024

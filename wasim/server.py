@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import re
@@ -19,7 +18,9 @@ from typing import IO
 
 import uvicorn
 
+from wasim.connections import Deadlines, http_protocol, ws_protocol
 from wasim.errors import ConfigError, TargetError
+from wasim.gcfreeze import Freezer
 
 READY_PREFIX = "wasim serve: listening on "
 
@@ -111,29 +112,22 @@ logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
 
 
-def uvicorn_server(app: object, log_level: str = "warning") -> uvicorn.Server:
+def uvicorn_server(
+    app: object, log_level: str = "warning", deadlines: Deadlines | None = None
+) -> uvicorn.Server:
+    deadlines = deadlines or Deadlines()
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         log_level=log_level,
         lifespan="on",
         access_log=log_level == "debug",
-        ws="websockets-sansio",
+        http=http_protocol(deadlines),
+        ws=ws_protocol(),
+        timeout_keep_alive=deadlines.keep_alive_timeout,  # type: ignore[arg-type]
         timeout_graceful_shutdown=2,
         ws_ping_interval=None,
     )
     return uvicorn.Server(config)
-
-
-def freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """A gc callback: after a full collection, move what survived out of later collections.
-
-    With thousands of long-lived connections the server tracks ~300 objects per connection, and
-    each full collection walks all of them (0.2 s at 1,000 Socket.IO connections), stalling every
-    delivery meanwhile. What survives a full collection is alive, so freezing it is safe; the
-    price is that cycles among those objects that die later are only reclaimed by a restart.
-    """
-    if phase == "stop" and info.get("generation") == 2:
-        gc.freeze()
 
 
 async def serve(
@@ -143,11 +137,15 @@ async def serve(
     log_level: str = "warning",
     on_ready: Callable[[str], None] | None = None,
     gc_freeze: bool = False,
+    deadlines: Deadlines | None = None,
 ) -> None:
     """Serve `app` on an already bound socket until cancelled or signalled."""
-    server = uvicorn_server(app, log_level)
-    if gc_freeze and freeze_survivors not in gc.callbacks:
-        gc.callbacks.append(freeze_survivors)
+    server = uvicorn_server(app, log_level, deadlines)
+    tasks = []
+    if gc_freeze:
+        freezer = Freezer(server.server_state.connections)
+        freezer.install()
+        tasks.append(asyncio.create_task(freezer.run()))
 
     async def announce() -> None:
         while not server.started:
@@ -155,11 +153,12 @@ async def serve(
         if on_ready is not None:
             on_ready(url_of(sock))
 
-    announcer = asyncio.create_task(announce())
+    tasks.append(asyncio.create_task(announce()))
     try:
         await server.serve(sockets=[sock])
     finally:
-        announcer.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 @dataclass
@@ -174,6 +173,7 @@ class ServerThread:
     host: str = "127.0.0.1"
     port: int = 0
     url: str = ""
+    deadlines: Deadlines = field(default_factory=Deadlines)
     _server: uvicorn.Server | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -181,7 +181,7 @@ class ServerThread:
         sock = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         self.url = url_of(sock)
-        self._server = server = uvicorn_server(self.app)
+        self._server = server = uvicorn_server(self.app, deadlines=self.deadlines)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="wasim-server"
         )

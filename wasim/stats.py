@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated, Any
 
 from hdrh.histogram import HdrHistogram
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema
 
 _LOWEST_US = 1
 _HIGHEST_US = 3_600_000_000  # one hour
@@ -13,28 +14,18 @@ _SIGNIFICANT_FIGURES = 3
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
 
-@dataclass(frozen=True)
-class LatencySummary:
+class LatencySummary(BaseModel):
     """Percentiles of a histogram, in milliseconds."""
 
-    count: int
-    mean_ms: float
-    p50_ms: float
-    p90_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
+    model_config = ConfigDict(frozen=True)
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "count": self.count,
-            "mean": self.mean_ms,
-            "p50": self.p50_ms,
-            "p90": self.p90_ms,
-            "p95": self.p95_ms,
-            "p99": self.p99_ms,
-            "max": self.max_ms,
-        }
+    count: int = 0
+    mean: float = 0.0
+    p50: float = 0.0
+    p90: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    max: float = 0.0
 
 
 class LatencyHistogram:
@@ -74,14 +65,31 @@ class LatencyHistogram:
 
     def summary(self) -> LatencySummary:
         if self.count == 0:
-            return LatencySummary(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return LatencySummary()
         p50, p90, p95, p99 = (self.percentile_ms(p) for p in PERCENTILES)
         return LatencySummary(
             count=self.count,
-            mean_ms=float(self._h.get_mean_value()) / 1000.0,
-            p50_ms=p50,
-            p90_ms=p90,
-            p95_ms=p95,
-            p99_ms=p99,
-            max_ms=float(self._h.get_max_value()) / 1000.0,
+            mean=float(self._h.get_mean_value()) / 1000.0,
+            p50=p50,
+            p90=p90,
+            p95=p95,
+            p99=p99,
+            max=float(self._h.get_max_value()) / 1000.0,
         )
+
+
+def _as_histogram(value: Any) -> LatencyHistogram:
+    if isinstance(value, LatencyHistogram):
+        return value
+    if isinstance(value, str):
+        return LatencyHistogram.decode(value) if value else LatencyHistogram()
+    raise ValueError("expected an encoded HdrHistogram (base64 text)")
+
+
+# A histogram as a pydantic field: base64 text in JSON, mergeable across processes.
+Histogram = Annotated[
+    LatencyHistogram,
+    PlainValidator(_as_histogram),
+    PlainSerializer(lambda h: h.encode() if h.count else "", return_type=str),
+    WithJsonSchema({"type": "string", "description": "HdrHistogram, base64; mergeable"}),
+]

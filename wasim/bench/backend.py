@@ -18,7 +18,7 @@ from wasim.server import SpawnedBackend, spawn_backend
 
 
 @dataclass
-class Target:
+class RunningBackend:
     url: str
     spawned: SpawnedBackend | None = None
 
@@ -43,21 +43,23 @@ def spawn_env(scenario: Scenario, database: Path) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def open_target(scenario: Scenario) -> AsyncIterator[Target]:
+async def open_target(scenario: Scenario) -> AsyncIterator[RunningBackend]:
     """Yield the target; a spawned backend uses a temporary SQLite file and stops at the end."""
     if scenario.backend.url is not None:
-        yield Target(scenario.backend.url.rstrip("/"))
+        yield RunningBackend(scenario.backend.url.rstrip("/"))
         return
     with tempfile.TemporaryDirectory(prefix="wasim-bench-") as folder:
         env = spawn_env(scenario, Path(folder) / "bench.db")
         spawned = await asyncio.to_thread(spawn_backend, env=env)
         try:
-            yield Target(spawned.url, spawned)
+            yield RunningBackend(spawned.url, spawned)
         finally:
             await asyncio.to_thread(spawned.stop)
 
 
-async def check_reachable(http: httpx.AsyncClient, target: Target, scenario: Scenario) -> str:
+async def check_reachable(
+    http: httpx.AsyncClient, target: RunningBackend, scenario: Scenario
+) -> str:
     """Drive the verify handshake; unreachable is fatal, a refusal only a warning."""
     backend = scenario.backend
     url = target.url + backend.webhook_path
@@ -76,7 +78,7 @@ async def check_reachable(http: httpx.AsyncClient, target: Target, scenario: Sce
 
 
 async def scrape(
-    http: httpx.AsyncClient, target: Target, path: str | None
+    http: httpx.AsyncClient, target: RunningBackend, path: str | None
 ) -> tuple[dict[str, float], str]:
     """Counter totals from Prometheus text (labels summed), and why there are none, if so."""
     if not path:
@@ -101,7 +103,7 @@ async def scrape(
     return totals, ""
 
 
-def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+def counter_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Counters that changed during the window, as deltas."""
     return {
         name: after[name] - before.get(name, 0.0)

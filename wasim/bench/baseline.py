@@ -59,5 +59,7 @@ def compare(
             continue
         change = worse_by / max(abs(old), noise)
         passed = worse_by <= noise or change <= allowance
-        regressions.append(Regression(name, old, new, change, passed))
+        regressions.append(
+            Regression(figure=name, baseline=old, actual=new, change=change, passed=passed)
+        )
     return regressions

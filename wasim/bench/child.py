@@ -12,10 +12,10 @@ from typing import Any
 from wasim.bench.measure import Sent
 from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
-from wasim.bench.share import Share, http_client
+from wasim.bench.share import ClientShare, http_client
 from wasim.bench.spread import LINE_LIMIT
 from wasim.errors import WasimError
-from wasim.listen.processes import error_record, write_record
+from wasim.workers import error_record, write_record
 
 PROGRESS_EVERY = 0.1
 
@@ -26,7 +26,7 @@ async def _next(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     return json.loads(line) if line.strip() else None
 
 
-async def _progress(share: Share) -> None:
+async def _progress(share: ClientShare) -> None:
     reported = -1
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
@@ -37,9 +37,9 @@ async def _progress(share: Share) -> None:
 
 async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
     scenario = Scenario.model_validate(job["scenario"])
-    prepared = Prepared.from_dict(job["prepared"])
+    prepared = Prepared.model_validate(job["prepared"])
     async with http_client() as http:
-        share = Share(scenario, job["url"], prepared, http, job["part"], job["parts"])
+        share = ClientShare(scenario, job["url"], prepared, http, job["part"], job["parts"])
         try:
             await share.connect()
             write_record({"type": "ready", "clients": len(share.clients)})
@@ -61,7 +61,7 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await progress
             report = await share.finish()
-            write_record({"type": "result", **report.to_dict()})
+            write_record({"type": "result", **report.model_dump(mode="json")})
         finally:
             await share.close()
 
@@ -80,4 +80,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # SIGINT: the parent has stopped the run and reports it
+        sys.exit(130)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from wasim.bench.scenario import ClientGroup
-from wasim.listen.hybrid import HybridListener
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
 from wasim.transports.config import ListenerConfig, PollConfig
 from wasim.transports.factory import make_listener
+from wasim.transports.hybrid import HybridListener
 
 COUNTERS = ("requests", "bytes", "not_modified", "etags", "errors", "reconnects")
 

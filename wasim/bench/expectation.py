@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wasim.bench.results import ExpectedLatency
-from wasim.bench.scenario import PollPlan
+from wasim.transports.config import PollConfig
 
 _STEPS = 400  # Simpson panels per smooth piece; the integrand is a low-degree polynomial there
 
@@ -73,7 +73,7 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
-def formula(plan: PollPlan) -> str:
+def formula(plan: PollConfig) -> str:
     """The textbook integral for a message of the open chat that nothing supersedes."""
     chat = [plan.detail_interval] if plan.detail_interval else []
     pollers = [*chat, *[plan.list_interval] * plan.list_pollers]
@@ -86,7 +86,7 @@ def formula(plan: PollPlan) -> str:
     return f"∫0^{_seconds(min(pollers))} {' '.join(factors)} dt"
 
 
-def pattern(plan: PollPlan) -> str:
+def pattern(plan: PollConfig) -> str:
     parts = []
     if plan.list_pollers:
         count = f"{plan.list_pollers}×" if plan.list_pollers > 1 else ""
@@ -96,7 +96,7 @@ def pattern(plan: PollPlan) -> str:
     return " + ".join(parts) or "no poller"
 
 
-def polling_expectation(plan: PollPlan, messages: Iterable[Message]) -> ExpectedLatency:
+def polling_expectation(plan: PollConfig, messages: Iterable[Message]) -> ExpectedLatency:
     """The analytical latency of `plan` over the run's measured messages (mean, worst)."""
     lists = [plan.list_interval] * plan.list_pollers
     opened = [plan.detail_interval] if plan.detail_interval else []

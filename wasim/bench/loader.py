@@ -16,9 +16,10 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from wasim.bench.scenario import Scenario, parse_duration
+from wasim.bench.scenario import Scenario
 from wasim.bench.thresholds import parse_threshold
 from wasim.errors import ConfigError
+from wasim.units import parse_duration
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"']+)\s*=")
@@ -102,10 +103,7 @@ def apply_overrides(
         data["backend"].update(url=url, spawn=False)
         given.append("--url")
     if duration is not None:
-        try:
-            seconds = parse_duration(duration)
-        except ValueError as exc:
-            raise ConfigError(f"--duration: {exc}") from None
+        seconds = parse_duration(duration, "--duration")
         data["traffic"].update(duration=seconds, count=None)
         given.append("--duration")
     if rate is not None:

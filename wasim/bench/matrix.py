@@ -29,7 +29,7 @@ def size(count: float) -> str:
 def _latency(group: GroupResult, key: str) -> str:
     if group.latency.count == 0:
         return "-"
-    return duration(float(group.latency.as_dict()[key]))
+    return duration(float(getattr(group.latency, key)))
 
 
 def _expected(group: GroupResult, key: str) -> str:
@@ -133,7 +133,7 @@ def _expectation_note(group: GroupResult) -> str | None:
         text += f"; {e.unshown} messages no visible poller can show (replaced before a list poll)"
     if group.latency.count and e.mean_ms:
         clients = group.visible_clients
-        measured = group.latency.mean_ms
+        measured = group.latency.mean
         spread = _t95(clients - 1) * group.latency_mean_se_ms
         verdict = "consistent" if abs(measured - e.mean_ms) <= spread else "NOT consistent"
         text += (
@@ -179,8 +179,8 @@ def _load_note(result: BenchResult) -> str | None:
     where = "listener process" if count == 1 else f"{count} listener processes, the busiest"
     return (
         f"load generator: {where} at CPU {s.cpu_percent_mean:.0f}% of a core, event-loop lag "
-        f"p99 {s.loop_lag_p99_ms:.3g} ms; machine CPU {s.machine_cpu_percent_mean:.0f}% of "
-        f"{s.cores} cores over the run"
+        f"p99 {s.loop_lag_p99_ms:.3g} ms; machine CPU {s.machine.cpu_percent_mean:.0f}% of "
+        f"{s.machine.cores} cores over the run"
     )
 
 

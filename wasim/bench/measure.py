@@ -17,7 +17,8 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import BaseModel, Field
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
@@ -58,20 +59,12 @@ def schedule(
     return sent
 
 
-@dataclass
-class GroupPart:
+class GroupPart(BaseModel):
     """One process's figures of one group, and what merging needs beyond them: the mean
     latency (seconds) of each of its clients that received something."""
 
     result: GroupResult
-    client_means: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"result": self.result.to_dict(), "client_means": self.client_means}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GroupPart:
-        return cls(GroupResult.from_dict(data["result"]), list(data["client_means"]))
+    client_means: list[float] = Field(default_factory=list)
 
 
 def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
@@ -251,7 +244,7 @@ class Collector:
                 if receipt is None:
                     missing_count += 1
                     if len(missing) < 20:
-                        missing.append(Missing(sent.wamid, sent.user, client.id))
+                        missing.append(Missing(wamid=sent.wamid, user=sent.user, client=client.id))
                     continue
                 at, how, via = receipt
                 delivered += 1
@@ -307,7 +300,7 @@ class Collector:
         )
         means = [sum(values) / len(values) for values in per_client.values() if values]
         result.latency_mean_se_ms = _clustered_se(means) * 1000.0
-        return GroupPart(result, means)
+        return GroupPart(result=result, client_means=means)
 
 
 def _clustered_se(means: list[float]) -> float:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from wasim.bench.scenario import Auth, Scenario, SetupRequest
 from wasim.correlate import at_path
@@ -16,37 +16,21 @@ from wasim.tokens import mint_token
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
-@dataclass(frozen=True)
-class ContactSpec:
+class ContactSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     phone: str
     name: str
 
 
-@dataclass
-class Prepared:
-    """What the clients and the traffic need to know about each user."""
+class Prepared(BaseModel):
+    """What the clients and the traffic need to know about each user (sent as JSON to the
+    listener processes)."""
 
     users: list[str]
     tokens: dict[str, str]
     contacts: dict[str, list[ContactSpec]]
-    captured: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, for a listener process (`from_dict` reads it back)."""
-        return {
-            "users": self.users,
-            "tokens": self.tokens,
-            "contacts": {u: [[c.phone, c.name] for c in cs] for u, cs in self.contacts.items()},
-            "captured": self.captured,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Prepared:
-        contacts = {
-            user: [ContactSpec(phone, name) for phone, name in specs]
-            for user, specs in data["contacts"].items()
-        }
-        return cls(data["users"], data["tokens"], contacts, data["captured"])
+    captured: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def open_phones(self) -> dict[str, str]:
         """Each user's open chat: the phone of its first contact."""
@@ -70,7 +54,7 @@ def contacts_for(scenario: Scenario, users: list[str]) -> dict[str, list[Contact
     per = scenario.users.contacts_per_user
     return {
         user: [
-            ContactSpec(f"5215{u + 1:05d}{c + 1:03d}", f"Contact {u + 1}-{c + 1}")
+            ContactSpec(phone=f"5215{u + 1:05d}{c + 1:03d}", name=f"Contact {u + 1}-{c + 1}")
             for c in range(per)
         ]
         for u, user in enumerate(users)
@@ -138,11 +122,11 @@ async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str
     )
 
 
-async def prepare(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
+async def set_up(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
     """Tokens for every user, then the setup requests per user and per contact."""
     users = scenario.users.user_names()
     tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in users}
-    prepared = Prepared(users, tokens, contacts_for(scenario, users))
+    prepared = Prepared(users=users, tokens=tokens, contacts=contacts_for(scenario, users))
     for user in users:
         values: dict[str, Any] = {"user": user}
         for request in scenario.setup:

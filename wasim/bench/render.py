@@ -90,6 +90,6 @@ def summary(result: BenchResult, width: int = 120) -> Group:
 def render_result(console: Console, result: BenchResult, as_json: bool = False) -> None:
     """Print the result: the table and verdicts, or the JSON document."""
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2), file=console.file, flush=True)
+        print(json.dumps(result.document(), indent=2), file=console.file, flush=True)
     else:
         console.print(summary(result, console.width))

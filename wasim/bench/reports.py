@@ -39,7 +39,7 @@ def junit(result: BenchResult) -> str:
     suite_name = f"wasim bench {result.scenario}"
     cases: list[ET.Element] = []
     for outcome in result.thresholds:
-        name = outcome.threshold.expression
+        name = outcome.expression
         case = ET.Element("testcase", classname=f"wasim.bench.{result.scenario}", name=name)
         if not outcome.passed:
             failure = ET.SubElement(case, "failure", message=outcome.message, type="threshold")
@@ -100,7 +100,7 @@ def write_reports(
 ) -> None:
     """Write the requested files; append the Markdown to $GITHUB_STEP_SUMMARY when it is set."""
     if json_file is not None:
-        write(json_file, json.dumps(result.to_dict(), indent=2) + "\n")
+        write(json_file, json.dumps(result.document(), indent=2) + "\n")
     if junit_file is not None:
         write(junit_file, junit(result))
     if markdown_file is not None:

@@ -18,13 +18,13 @@ import httpx
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
 from wasim.bench.measure import matching_warnings, merge_parts, schedule
-from wasim.bench.prepare import Prepared, prepare
-from wasim.bench.results import BenchResult, Saturation, TrafficSummary
+from wasim.bench.prepare import Prepared, set_up
+from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
 from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
-from wasim.bench.share import Listeners, Local, Share, http_client
-from wasim.bench.spread import Spread
-from wasim.bench.thresholds import Outcome, evaluate, parse_threshold
+from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_client
+from wasim.bench.spread import ChildProcesses
+from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
 
@@ -93,25 +93,28 @@ async def run_bench(
                 watch.result()
             result = main.result()
         finally:
+            for task in (main, watch):  # when cancelled (Ctrl-C): end both before cleaning up
+                task.cancel()
+            await asyncio.gather(main, watch, return_exceptions=True)
             await run.close_clients()
             await run.sender.close()
     result.thresholds = [
-        _on_failed_column(evaluate(parse_threshold(expression), result.figures()), result)
+        _on_failed_column(evaluate(parse_threshold(expression), result.figures), result)
         for expression in scenario.thresholds
     ]
     if baseline is not None:
-        result.regressions = compare(baseline, result.figures(), max_regression)
+        result.regressions = compare(baseline, result.figures, max_regression)
     return result
 
 
-def _on_failed_column(outcome: Outcome, result: BenchResult) -> Outcome:
+def _on_failed_column(verdict: Verdict, result: BenchResult) -> Verdict:
     """A threshold on a column that could not connect fails, saying why."""
-    group = outcome.threshold.figure.split(".", 1)[0]
+    group = verdict.figure.split(".", 1)[0]
     for measured in result.groups:
         if measured.name == group and measured.failed:
-            message = f"{outcome.threshold.expression}: FAILED ({measured.failure})"
-            return Outcome(outcome.threshold, outcome.actual, False, message)
-    return outcome
+            message = f"{verdict.expression}: FAILED ({measured.failure})"
+            return verdict.model_copy(update={"passed": False, "message": message})
+    return verdict
 
 
 def run_seed(scenario: Scenario) -> int:
@@ -125,7 +128,7 @@ class _Run:
     def __init__(
         self,
         scenario: Scenario,
-        target: backends.Target,
+        target: backends.RunningBackend,
         http: httpx.AsyncClient,
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
@@ -137,7 +140,7 @@ class _Run:
         self.on_progress = on_progress
         self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
         self.processes = 1
-        self.listeners: Listeners | None = None
+        self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
         self.phase = "starting"
         self.started = time.time()
@@ -173,11 +176,11 @@ class _Run:
             )
         )
 
-    def _listeners(self, prepared: Prepared) -> Listeners:
+    def _listeners(self, prepared: Prepared) -> ClientProcesses:
         url = self.target.url
         if self.processes == 1:
-            return Local(Share(self.scenario, url, prepared, self.http))
-        return Spread(self.scenario, url, prepared, self.processes)
+            return InProcess(ClientShare(self.scenario, url, prepared, self.http))
+        return ChildProcesses(self.scenario, url, prepared, self.processes)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -185,7 +188,7 @@ class _Run:
         if warning:
             self.warnings.append(warning)
         self.phase = "setup"
-        prepared = await prepare(scenario, target.url, self.http)
+        prepared = await set_up(scenario, target.url, self.http)
         self.phase = "connecting"
         await self.sender.open()
         listeners = self.listeners = self._listeners(prepared)
@@ -248,16 +251,16 @@ class _Run:
             ),
             groups=groups,
             saturation=saturation,
-            server=backends.moved(server_before, server_after) if server_after else None,
+            server=backends.counter_deltas(server_before, server_after) if server_after else None,
             warnings=self.warnings,
         )
 
     def _load_warnings(self, saturation: Saturation) -> list[str]:
         warnings = []
-        if self.processes > saturation.cores > 0:
+        if self.processes > saturation.machine.cores > 0:
             warnings.append(
-                f"{self.processes} listener processes on {saturation.cores} cores: they compete "
-                "for CPU with each other, the sender and the backend"
+                f"{self.processes} listener processes on {saturation.machine.cores} cores: they "
+                "compete for CPU with each other, the sender and the backend"
             )
         warnings += [f"SUSPECT: {reason}" for reason in saturation.reasons]
         return warnings

@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass
 
 import psutil
 
-from wasim.bench.results import ProcessLoad, Saturation
+from wasim.bench.results import MachineLoad, ProcessLoad, Saturation
 from wasim.bench.scenario import Load
 from wasim.stats import LatencyHistogram
 
@@ -57,8 +56,8 @@ class Monitor:
         mean = sum(self.cpu) / len(self.cpu) if self.cpu else 0.0
         max_lag_ms = self.limits.max_loop_lag * 1000.0
         reasons = []
-        if lag.count and lag.p99_ms > max_lag_ms:
-            reasons.append(f"event-loop lag p99 {_ms(lag.p99_ms)} (over {_ms(max_lag_ms)})")
+        if lag.count and lag.p99 > max_lag_ms:
+            reasons.append(f"event-loop lag p99 {_ms(lag.p99)} (over {_ms(max_lag_ms)})")
         if mean > self.limits.max_cpu:
             reasons.append(f"CPU {mean:.0f}% of a core (over {self.limits.max_cpu:g}%)")
         return ProcessLoad(
@@ -67,8 +66,8 @@ class Monitor:
             clients=self.clients,
             cpu_percent_mean=mean,
             cpu_percent_max=max(self.cpu, default=0.0),
-            loop_lag_p99_ms=lag.p99_ms,
-            loop_lag_max_ms=lag.max_ms,
+            loop_lag_p99_ms=lag.p99,
+            loop_lag_max_ms=lag.max,
             reasons=tuple(reasons),
         )
 
@@ -82,15 +81,6 @@ class Monitor:
         while True:
             await asyncio.sleep(1.0)
             self.cpu.append(self._process.cpu_percent(None))
-
-
-@dataclass(frozen=True)
-class MachineLoad:
-    """CPU of the whole machine over the run, in % of all its cores."""
-
-    cpu_percent_mean: float = 0.0
-    cpu_percent_max: float = 0.0
-    cores: int = 0
 
 
 class MachineMonitor:
@@ -150,8 +140,5 @@ def assess(processes: list[ProcessLoad], machine: MachineLoad, limits: Load) -> 
         loop_lag_max_ms=max((p.loop_lag_max_ms for p in processes), default=0.0),
         reasons=tuple(reasons),
         processes=tuple(processes),
-        machine_cpu_percent_mean=machine.cpu_percent_mean,
-        machine_cpu_percent_max=machine.cpu_percent_max,
-        cores=machine.cores,
-        machine_busy=busy,
+        machine=machine.model_copy(update={"busy": busy}),
     )

@@ -8,41 +8,29 @@ the webhook traffic, the client groups (one column each in the report), the load
 
 from __future__ import annotations
 
-import math
-import os
-import re
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from wasim import defaults
+from wasim.errors import ConfigError
+from wasim.transports.config import PollConfig
+from wasim.units import parse_duration
+from wasim.workers import default_processes
 
 Kind = Literal["poll", "poll-optimized", "socketio", "sse", "ws", "hybrid"]
 POLL_KINDS = ("poll", "poll-optimized")
-PUSH_KINDS = ("socketio", "sse", "ws")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a text such as `500ms`, `30s`, `2m`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s or 500ms")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise ValueError(f"{value!r} is not a duration such as 30s or 500ms")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:  # pydantic reports a ValueError as the field's problem
+        raise ValueError(str(exc).removeprefix("a duration ")) from None
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(_duration)]
 
 
 class _Model(BaseModel):
@@ -190,71 +178,40 @@ class ClientGroup(_Model):
         return self.name or self.kind
 
     @property
-    def polling(self) -> PollPlan | None:
-        """The polling pattern of this group, with the kind's defaults filled in."""
+    def polling(self) -> PollConfig | None:
+        """The polling pattern of this group: its kind's defaults, then the group's values."""
         if self.kind == "poll":
-            base = PollPlan(5.0, 2, 3.0, False, 0.0)
+            base = PollConfig()
         elif self.kind == "poll-optimized":
-            base = PollPlan(10.0, 1, 5.0, True, 0.3)
+            base = PollConfig.optimized()
         elif self.kind == "hybrid":
-            base = PollPlan(self.fallback_interval, 1, None, True, 0.0)
+            base = PollConfig.fallback(self.fallback_interval)
         else:
             return None
-        return PollPlan(
-            self.list_interval if self.list_interval is not None else base.list_interval,
-            self.list_pollers if self.list_pollers is not None else base.list_pollers,
-            self.detail_interval if self.detail_interval is not None else base.detail_interval,
-            self.etag if self.etag is not None else base.etag,
-            self.hidden_share if self.hidden_share is not None else base.hidden_share,
-        )
-
-
-@dataclass(frozen=True)
-class PollPlan:
-    """Intervals of a polling client: the list from `list_pollers` places, the open chat."""
-
-    list_interval: float
-    list_pollers: int
-    detail_interval: float | None
-    etag: bool
-    hidden_share: float
-
-    @property
-    def requests_per_minute(self) -> float:
-        """Requests one visible client makes per minute."""
-        per_minute = self.list_pollers * 60.0 / self.list_interval
-        if self.detail_interval:
-            per_minute += 60.0 / self.detail_interval
-        return per_minute
-
-    @property
-    def interval(self) -> float:
-        """The shortest interval at which a new message can show up (the open chat's)."""
-        return self.detail_interval or self.list_interval
+        given: dict[str, Any] = {
+            "list_interval": self.list_interval,
+            "list_pollers": self.list_pollers,
+            "detail_interval": self.detail_interval,
+            "etag": self.etag,
+            "hidden_share": self.hidden_share,
+        }
+        return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 class Load(_Model):
     """The load generator: its listener processes, and the limits past which it is saturated.
 
     `processes` spreads the clients over that many child processes (one: this process); by
-    default one per `CLIENTS_PER_PROCESS` clients, at most one per core. `max_loop_lag` (p99)
-    and `max_cpu` (% of one core) apply to each listener process, `max_machine_cpu` (% of all
-    cores) to the whole machine: past any of them the run is marked suspect.
+    default one per `wasim.workers.CLIENTS_PER_PROCESS` clients, at most one per core.
+    `max_loop_lag` (p99) and `max_cpu` (% of one core) apply to each listener process,
+    `max_machine_cpu` (% of all cores) to the whole machine: past any of them the run is
+    marked suspect.
     """
 
     processes: int | None = Field(default=None, ge=1, le=256)
     max_loop_lag: Duration = 0.025
     max_cpu: float = Field(default=90.0, ge=0)
     max_machine_cpu: float = Field(default=90.0, ge=0, le=100)
-
-
-CLIENTS_PER_PROCESS = 500
-
-
-def default_processes(clients: int, cores: int | None = None) -> int:
-    """One listener process per `CLIENTS_PER_PROCESS` clients, capped by the machine's cores."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(math.ceil(clients / CLIENTS_PER_PROCESS), cores))
 
 
 class Scenario(_Model):

@@ -12,6 +12,9 @@ import sys
 from wasim.bench.traffic import send_job
 
 if __name__ == "__main__":
-    job = sys.stdin.read()
-    if job.strip():  # nothing when the run ended before its traffic started
-        asyncio.run(send_job(json.loads(job)))
+    try:
+        job = sys.stdin.read()
+        if job.strip():  # nothing when the run ended before its traffic started
+            asyncio.run(send_job(json.loads(job)))
+    except KeyboardInterrupt:  # SIGINT: the parent has stopped the run and reports it
+        sys.exit(130)

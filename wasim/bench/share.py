@@ -2,19 +2,19 @@
 
 A share connects its clients, learns the whole schedule once the run's start is fixed (every
 message's id, owner and scheduled send time), drains, and reports one `GroupPart` per client
-group with its own load (CPU, event-loop lag). `Local` runs the only share in the runner's
-event loop; `wasim.bench.spread.Spread` runs several in child processes. The runner sees both
-through the same few methods (`Listeners`).
+group with its own load (CPU, event-loop lag). `InProcess` runs the only share in the
+runner's event loop; `wasim.bench.spread.ChildProcesses` runs several in child processes. The
+runner sees both through the same few methods (`ClientProcesses`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from wasim.bench.clients import Client, build_clients
 from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
@@ -36,31 +36,15 @@ def process_name(part: int, parts: int) -> str:
     return f"listener process {part + 1}/{parts}"
 
 
-@dataclass
-class ShareReport:
+class ShareReport(BaseModel):
     """What one listener process measured: per group, its load, and what went wrong."""
 
     load: ProcessLoad
     groups: list[GroupPart]
     warnings: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "load": self.load.as_dict(),
-            "groups": [group.to_dict() for group in self.groups],
-            "warnings": self.warnings,
-        }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ShareReport:
-        return cls(
-            ProcessLoad.from_dict(data["load"]),
-            [GroupPart.from_dict(group) for group in data["groups"]],
-            list(data["warnings"]),
-        )
-
-
-class Share:
+class ClientShare:
     """Every `parts`-th client of each group, from `part` on, measured in this event loop."""
 
     def __init__(
@@ -175,7 +159,7 @@ class Share:
             for group in self.scenario.clients
         ]
         await self.close()
-        return ShareReport(load, groups, self.warnings)
+        return ShareReport(load=load, groups=groups, warnings=self.warnings)
 
     async def close(self) -> None:
         listeners = [lst for c in self.clients for lst in c.listeners]
@@ -201,7 +185,7 @@ class Share:
                 self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
 
 
-class Listeners(Protocol):
+class ClientProcesses(Protocol):
     """The bench's clients as the runner drives them, in one process or spread over several."""
 
     processes: int
@@ -220,12 +204,12 @@ class Listeners(Protocol):
     async def close(self) -> None: ...
 
 
-class Local:
+class InProcess:
     """The only share, in the runner's own event loop (`processes = 1`)."""
 
     processes = 1
 
-    def __init__(self, share: Share) -> None:
+    def __init__(self, share: ClientShare) -> None:
         self.share = share
 
     @property

@@ -29,7 +29,7 @@ from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import ShareReport, process_name
 from wasim.errors import TargetError, WasimError
-from wasim.listen.processes import error_from, spawn_child
+from wasim.workers import error_from, spawn_child
 
 LINE_LIMIT = 1 << 26  # a child's result holds per-user costs and histograms of every group
 STEPS = ("ready", "drained", "result")
@@ -75,7 +75,7 @@ class _Child:
                     if kind == "ready":
                         self.clients = int(record["clients"])
                     if kind == "result":
-                        self.report = ShareReport.from_dict(record)
+                        self.report = ShareReport.model_validate(record)
                     self.steps[kind].set()
             if self.report is None and self.error is None:
                 code = await self.process.wait()
@@ -85,8 +85,8 @@ class _Child:
                 event.set()
 
 
-class Spread:
-    """The clients over `processes` children, each a `Share` on its own event loop."""
+class ChildProcesses:
+    """The clients over `processes` children, each a `ClientShare` on its own event loop."""
 
     def __init__(
         self, scenario: Scenario, base_url: str, prepared: Prepared, processes: int
@@ -105,7 +105,7 @@ class Spread:
         job = {
             "scenario": self.scenario.model_dump(mode="json"),
             "url": self.base_url,
-            "prepared": self.prepared.to_dict(),
+            "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
         }
         for part in range(self.processes):

@@ -1,6 +1,6 @@
 """Threshold expressions on reported figures, e.g. `socketio.latency.p95 < 100ms`.
 
-A figure is a dotted name from `BenchResult.figures()`: `<group>.latency.<p50|p90|p95|p99|max|
+A figure is a dotted name from `BenchResult.figures`: `<group>.latency.<p50|p90|p95|p99|max|
 mean>` (milliseconds), `<group>.requests_per_user_hour`, `<group>.delivery_ratio`, ... and the
 run-wide `delivery_ratio`. Durations take `us`, `ms`, `s` or `m` (latency figures are in ms; a
 bare number means ms); a ratio may be written as a percentage (`>= 99%`).
@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from wasim.bench.results import Verdict
 from wasim.errors import ConfigError
 
 _EXPRESSION = re.compile(
@@ -47,16 +48,6 @@ class Threshold:
         return _OPERATORS[self.op](actual, self.limit)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A threshold checked against a run: the figure's value and whether it held."""
-
-    threshold: Threshold
-    actual: float | None
-    passed: bool
-    message: str
-
-
 def parse_threshold(expression: str) -> Threshold:
     """Parse `<figure> <op> <number>[unit]`; raise ConfigError saying what is wrong."""
     match = _EXPRESSION.match(expression)
@@ -76,27 +67,31 @@ def parse_threshold(expression: str) -> Threshold:
     return Threshold(expression.strip(), figure, op, limit)
 
 
-def evaluate(threshold: Threshold, figures: Mapping[str, float]) -> Outcome:
+def evaluate(threshold: Threshold, figures: Mapping[str, float]) -> Verdict:
     """Check one threshold; an unknown or missing figure fails it, saying which exist."""
     actual = figures.get(threshold.figure)
     if actual is None:
         prefix = threshold.figure.split(".", 1)[0]
         near = sorted(name for name in figures if name.startswith(prefix))[:6]
         hint = f" (known: {', '.join(near)}, ...)" if near else ""
-        return Outcome(threshold, None, False, f"no figure {threshold.figure}{hint}")
+        message = f"no figure {threshold.figure}{hint}"
+        return Verdict(
+            expression=threshold.expression,
+            figure=threshold.figure,
+            actual=None,
+            passed=False,
+            message=message,
+        )
     passed = threshold.holds(actual)
     unit = " ms" if is_duration_figure(threshold.figure) else ""
-    verdict = "holds" if passed else "FAILED"
-    return Outcome(
-        threshold,
-        actual,
-        passed,
-        f"{threshold.expression}: {verdict} (measured {format_number(actual)}{unit})",
+    word = "holds" if passed else "FAILED"
+    return Verdict(
+        expression=threshold.expression,
+        figure=threshold.figure,
+        actual=actual,
+        passed=passed,
+        message=f"{threshold.expression}: {word} (measured {format_number(actual)}{unit})",
     )
-
-
-def evaluate_all(expressions: list[str], figures: Mapping[str, float]) -> list[Outcome]:
-    return [evaluate(parse_threshold(expression), figures) for expression in expressions]
 
 
 def parse_percentage(text: str) -> float:

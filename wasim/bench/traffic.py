@@ -170,6 +170,7 @@ class ProcessSender(Sender):
                 "wasim.bench.sendproc",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,  # Ctrl-C is the parent's: it stops this child itself
             )
 
     async def run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from wasim.cli import (
     bench,  # noqa: F401
     listen,  # noqa: F401
@@ -13,4 +15,8 @@ from wasim.cli._app import app
 
 
 def main() -> None:
-    app()
+    try:
+        app(prog_name="wasim")  # also as `python -m wasim`, for help and completion
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling began
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

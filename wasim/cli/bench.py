@@ -15,11 +15,11 @@ from wasim.bench.baseline import load_baseline
 from wasim.bench.loader import apply_overrides
 from wasim.bench.runner import ProgressCallback
 from wasim.bench.thresholds import parse_percentage
-from wasim.cli._app import app, console, err_console, fail, run
+from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.errors import ConfigError, ThresholdError
 
 
-@app.command("bench")
+@app.command("bench", cls=Command)
 def bench_command(
     scenario: Annotated[
         str, typer.Argument(help="Scenario file, or a bundled name: seed, ci-smoke.")
@@ -46,7 +46,7 @@ def bench_command(
         typer.Option(
             min=1,
             help="Listener processes to spread the clients over (default: the scenario's "
-            "[load] processes, else one per 500 clients, at most one per core).",
+            "\\[load] processes, else one per 1,000 clients, at most one per core).",
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
@@ -62,15 +62,17 @@ def bench_command(
         float | None, typer.Option(help="Inbound messages per second, all users together.")
     ] = None,
     users: Annotated[
-        int | None, typer.Option(help="How many users instead of the scenario's [users].")
+        int | None, typer.Option(help="How many users instead of the scenario's \\[users].")
     ] = None,
     seed: Annotated[
         int | None,
         typer.Option(help="Random seed of the traffic, to repeat a run's message ids exactly."),
     ] = None,
 ) -> None:
-    """Measure polling versus push end to end; exit 0 if every threshold holds, 1 if one fails,
-    2 on a usage or scenario error, 3 when the run broke (backend unreachable or gone).
+    """Measure polling versus push end to end and check the scenario's thresholds.
+
+    Exit 0 if every threshold holds, 1 if one fails, 2 on a usage or scenario error, 3 when the
+    run broke (backend unreachable or gone), 130 when interrupted (Ctrl-C).
 
     Example: wasim bench seed --url http://127.0.0.1:8000 --duration 2m --junit bench.xml
     """
@@ -83,7 +85,8 @@ def bench_command(
     except ConfigError as exc:
         # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
         fail(escape(str(exc)), exc.exit_code)
-    with _live(progress and not as_json) as on_progress:
+    live = _live(progress and not as_json)
+    with live as on_progress:
         result = run(
             run_bench(
                 spec,
@@ -91,7 +94,8 @@ def bench_command(
                 baseline=old,
                 max_regression=allowance,
                 processes=processes,
-            )
+            ),
+            on_interrupt=live.interrupted,
         )
     try:
         write_reports(
@@ -106,10 +110,12 @@ def bench_command(
 
 
 class _live:
-    """A rich progress bar on stderr, fed by the runner's progress callback."""
+    """A rich progress bar on stderr, fed by the runner's progress callback; the last state
+    says how far an interrupted run got."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and err_console.is_terminal
+        self.last: BenchProgress | None = None
         self.bar = Progress(
             TextColumn("[bold]{task.fields[phase]:<10}"),
             BarColumn(),
@@ -120,13 +126,15 @@ class _live:
         )
         self.task = self.bar.add_task("bench", total=1.0, phase="starting", detail="")
 
-    def __enter__(self) -> ProgressCallback | None:
-        if not self.enabled:
-            return None
-        self.bar.start()
+    def __enter__(self) -> ProgressCallback:
+        if self.enabled:
+            self.bar.start()
         return self.update
 
     def update(self, state: BenchProgress) -> None:
+        self.last = state
+        if not self.enabled:
+            return
         detail = f"{state.sent}/{state.planned} posts, {state.delivered} deliveries"
         done = min(max(state.elapsed / state.total, 0.0), 1.0) if state.total else 0.0
         self.bar.update(self.task, completed=done, phase=state.phase, detail=detail)
@@ -134,3 +142,15 @@ class _live:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.bar.stop()
+
+    def interrupted(self) -> str:
+        """The line for Ctrl-C: the phase the run was in and what it had done (there is no
+        result: figures and thresholds need the whole run)."""
+        state = self.last
+        if state is None:
+            return "wasim bench: interrupted while starting; no result"
+        return (
+            f"wasim bench: interrupted while {state.phase} after {state.elapsed:.1f} s: "
+            f"{state.sent} of {state.planned} POSTs sent, {state.delivered} deliveries seen; "
+            "no result (figures and thresholds need the whole run)"
+        )

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
 from wasim import defaults
-from wasim.cli._app import app, console, err_console, run
+from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
 from wasim.ledger import chosen
 from wasim.listen import ListenOptions, Summary, credentials
-from wasim.listen.processes import default_processes, listen_spread
+from wasim.listen.processes import listen_spread
 from wasim.listen.render import print_json, render_record, render_summary
-from wasim.listen.runner import parse_duration
 from wasim.transports import ListenerConfig
 from wasim.transports.config import TokenPlace
+from wasim.units import parse_duration
+from wasim.workers import default_processes
 
 
-@app.command("listen")
+def seconds(text: str | None, option: str) -> float | None:
+    return None if text is None else parse_duration(text, option)
+
+
+@app.command("listen", cls=Command)
 def listen_command(
     url: Annotated[str, typer.Option(help="Base URL of the backend.")] = defaults.BASE_URL,
     transport: Annotated[
@@ -98,7 +104,10 @@ def listen_command(
         ),
     ] = None,
     no_ledger: Annotated[
-        bool, typer.Option(help="Follow no ledger; estimate latency from timestamps only.")
+        bool,
+        typer.Option(
+            "--no-ledger", help="Follow no ledger; estimate latency from timestamps only."
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,
@@ -147,19 +156,21 @@ def listen_command(
             credentials=tuple(who),
             per_user=per_user,
             ramp=ramp,
-            duration=parse_duration(duration, "--duration"),
-            fallback_poll=parse_duration(fallback_poll, "--fallback-poll"),
-            fallback_after=parse_duration(fallback_after, "--fallback-after") or 0.0,
+            duration=seconds(duration, "--duration"),
+            fallback_poll=seconds(fallback_poll, "--fallback-poll"),
+            fallback_after=parse_duration(fallback_after, "--fallback-after"),
             tail=not quiet,
             ledger=str(followed) if followed else None,
             id_paths=tuple(id_path or ()),
         )
         count = len(who) * per_user
         spread = processes or default_processes(count)
-        return await listen_spread(options, emit, spread, handle_signals=True)
+        return await listen_spread(options, emit, spread, stop)
 
-    summary = run(go())
+    stop = asyncio.Event()  # Ctrl-C: the summary so far, then exit 130
+    summary = run(go(), stop=stop)
     if json_output:
-        print_json({"type": "summary", **summary.as_dict()})
+        print_json({"type": "summary", **summary.model_dump(mode="json")})
     else:
         render_summary(console, summary)
+    exit_if_interrupted()

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from wasim import defaults
-from wasim.cli._app import app, console, run
+from wasim.cli._app import Command, app, console, run
 from wasim.probe import ProbeOptions, ProbeReport, probe
 from wasim.probe.models import DEFAULT_SETUP_BODY
 from wasim.probe.push import event_line
@@ -16,7 +16,7 @@ from wasim.probe.push import event_line
 _MARKS = {"ok": "[green]✓[/]", "missing": "[red]✗[/]", "warning": "[yellow]![/]"}
 
 
-@app.command("probe")
+@app.command("probe", cls=Command)
 def probe_command(
     url: Annotated[str, typer.Argument(help="Base URL of the backend.")] = defaults.BASE_URL,
     webhook_path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
@@ -56,7 +56,8 @@ def probe_command(
         typer.Option(help="name=path to keep from the setup answer (conversation_id=id)."),
     ] = None,
     no_setup: Annotated[
-        bool, typer.Option(help="Make no setup call: messages reach users without one.")
+        bool,
+        typer.Option("--no-setup", help="Make no setup call: messages reach users without one."),
     ] = False,
     conversations_path: Annotated[
         str, typer.Option(help="Conversation list path (polling).")
@@ -91,8 +92,10 @@ def probe_command(
     ] = "scenario.toml",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Probe a backend: handshake, signature, token, push transports, polling endpoints, where
-    one signed message shows; write a scenario that `wasim bench` runs unchanged.
+    """Learn a backend and write a scenario that `wasim bench` runs unchanged.
+
+    Probes the handshake, signature, token, push transports, polling endpoints, and where one
+    signed message shows.
 
     Example: wasim probe http://127.0.0.1:3000 --login-path /auth/login --write app.toml
     """

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from wasim import defaults
-from wasim.cli._app import app, console, err_console, fail, run
+from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.ledger import chosen
 from wasim.payloads.kinds import help_text
 from wasim.payloads.model import ContextKind, Shape
@@ -22,7 +22,7 @@ from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 def send_command(
     kind: Annotated[
         str | None,
@@ -98,7 +98,9 @@ def send_command(
     locale: Annotated[list[str] | None, typer.Option(help="Faker locale(s) for people.")] = None,
     style: Annotated[str, typer.Option(help="Body bytes: meta or plain JSON.")] = "meta",
     bad_secret: Annotated[bool, typer.Option(help="Sign with a wrong secret.")] = False,
-    no_signature: Annotated[bool, typer.Option(help="Send no signature header.")] = False,
+    no_signature: Annotated[
+        bool, typer.Option("--no-signature", help="Send no signature header.")
+    ] = False,
     tamper: Annotated[bool, typer.Option(help="Change the body after signing.")] = False,
     print_only: Annotated[
         bool, typer.Option("--print", help="Print body, headers and curl; send nothing.")
@@ -112,7 +114,7 @@ def send_command(
             "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
         ),
     ] = None,
-    no_ledger: Annotated[bool, typer.Option(help="Write no send ledger.")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Write no send ledger.")] = False,
     url: Annotated[
         str, typer.Option(help="Target: a base URL, or the whole webhook URL (its path is used).")
     ] = defaults.BASE_URL,
@@ -174,7 +176,7 @@ def send_command(
     render_send(outcome, as_json)
 
 
-@app.command("sign")
+@app.command("sign", cls=Command)
 def sign_command(
     file: Annotated[Path | None, typer.Argument(help="Body file; stdin when omitted.")] = None,
     app_secret: Annotated[
@@ -190,7 +192,7 @@ def sign_command(
     render_signature(value, as_json)
 
 
-@app.command("verify")
+@app.command("verify", cls=Command)
 def verify_command(
     url: Annotated[str, typer.Argument(help="Webhook URL.")] = (
         defaults.BASE_URL + defaults.WEBHOOK_PATH
@@ -240,7 +242,8 @@ def render_send(outcome: JobOutcome, as_json: bool) -> None:
 
 
 def send_table(report: SendReport, endpoint: str) -> Table:
-    table = Table(title=f"wasim send → {endpoint}", show_header=False)
+    title = f"wasim send → {endpoint}" + (" (interrupted)" if report.interrupted else "")
+    table = Table(title=title, show_header=False)
     table.add_column()
     table.add_column(overflow="fold")
     latency, lag = report.latency.summary(), report.lag.summary()
@@ -259,9 +262,9 @@ def send_table(report: SendReport, endpoint: str) -> Table:
         ("retries", report.retries),
         ("duplicates", report.duplicates),
         ("gave up", report.gave_up),
-        ("receiver latency", _ms(latency.p50_ms, latency.p95_ms, latency.p99_ms, latency.max_ms)),
+        ("receiver latency", _ms(latency.p50, latency.p95, latency.p99, latency.max)),
         ("Meta guidance", guidance),
-        ("schedule lag", _ms(lag.p50_ms, lag.p95_ms, lag.p99_ms, lag.max_ms)),
+        ("schedule lag", _ms(lag.p50, lag.p95, lag.p99, lag.max)),
     ]
     if report.ids and report.planned <= IDS_KEPT:
         rows.append(("ids", "\n".join(report.ids)))

@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wasim import defaults
-from wasim.cli._app import app, console, handled, run
+from wasim.cli._app import Command, app, console, handled, run
+from wasim.connections import Deadlines
 from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
+from wasim.supervisor import serve_workers
 from wasim.tokens import mint_token
 
 if TYPE_CHECKING:
     from mock_backend import Settings
 
 
-@app.command("serve")
+@app.command("serve", cls=Command)
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = defaults.HOST,
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = (
@@ -49,16 +51,85 @@ def serve_command(
         typer.Option(envvar="WASIM_DEFAULT_OWNER", help="User who owns unknown contacts' chats."),
     ] = defaults.DEFAULT_OWNER,
     frontend_origin: Annotated[
-        str, typer.Option(envvar="WASIM_FRONTEND_ORIGIN", help="The one origin CORS allows.")
-    ] = "http://localhost:3000",
+        str,
+        typer.Option(
+            envvar="WASIM_FRONTEND_ORIGIN",
+            help="Origins CORS allows and WebSockets accept, comma-separated.",
+        ),
+    ] = "http://localhost:3000,http://127.0.0.1:3000",
+    max_connections: Annotated[
+        int,
+        typer.Option(envvar="WASIM_MAX_CONNECTIONS", min=1, help="Push connections, in total."),
+    ] = 10_000,
+    max_connections_per_user: Annotated[
+        int,
+        typer.Option(
+            envvar="WASIM_MAX_CONNECTIONS_PER_USER", min=1, help="Push connections per user."
+        ),
+    ] = 100,
+    max_buffered_events: Annotated[
+        int,
+        typer.Option(
+            envvar="WASIM_MAX_BUFFERED_EVENTS",
+            min=1,
+            help="Events a push connection may have waiting; one more drops it (it resumes).",
+        ),
+    ] = 1_000,
+    send_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="WASIM_SEND_TIMEOUT", min=0.001, help="Seconds one push send may take."
+        ),
+    ] = 10.0,
+    max_token_lifetime: Annotated[
+        float,
+        typer.Option(
+            envvar="WASIM_MAX_TOKEN_LIFETIME",
+            min=1,
+            help="Refuse tokens that expire later than this many seconds from now.",
+        ),
+    ] = 86_400.0,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="WASIM_HEADER_TIMEOUT",
+            min=0.001,
+            help="Seconds a client has to send a request's headers (then 408).",
+        ),
+    ] = Deadlines.header_timeout,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="WASIM_BODY_TIMEOUT",
+            min=0.001,
+            help="Seconds a client has to send a request's body (then 408).",
+        ),
+    ] = Deadlines.body_timeout,
+    keep_alive_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="WASIM_KEEP_ALIVE_TIMEOUT",
+            min=0.001,
+            help="Seconds an idle kept-alive connection stays open.",
+        ),
+    ] = Deadlines.keep_alive_timeout,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     gc_freeze: Annotated[
         bool,
         typer.Option(
-            help="Keep objects that survive a full garbage collection out of later ones: no "
-            "0.2 s stalls with thousands of connections, but cycles among them leak until restart."
+            help="Keep objects that survive a full garbage collection out of later ones (no "
+            "0.2 s stalls with thousands of connections); once as many connections have closed "
+            "as are open, one full collection reclaims what they left."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes on one port (SO_REUSEPORT), restarted if one dies; they share "
+            "the database and fan out over Redis, so more than 1 needs --redis-url.",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="Print only the ready line.")] = False,
 ) -> None:
     """Run the bundled backend: signed webhooks in, Socket.IO, SSE, WebSocket and polling out.
@@ -76,16 +147,26 @@ def serve_command(
         redis_channel=redis_channel,
         default_owner=default_owner,
         frontend_origin=frontend_origin,
+        max_connections=max_connections,
+        max_connections_per_user=max_connections_per_user,
+        max_buffered_events=max_buffered_events,
+        send_timeout=send_timeout,
+        max_token_lifetime=max_token_lifetime,
         log_level=log_level,
     )
+    deadlines = Deadlines(header_timeout, body_timeout, keep_alive_timeout)
     with handled():
         try:
             application = create_app(settings)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        sock = bind_socket(host, port)
+        if workers > 1 and not redis_url:
+            raise ConfigError(
+                f"--workers {workers} needs --redis-url: the workers share their events over Redis"
+            )
+        sock = bind_socket(host, port) if workers == 1 else None
 
-    def ready(url: str) -> None:
+    def ready(url: str, pids: list[int] | None = None) -> None:
         if not quiet:
             dev = [
                 ("app secret", app_secret, defaults.APP_SECRET),
@@ -98,10 +179,21 @@ def serve_command(
             console.print(f"{'database':>13}: {_redact(database_url)}", highlight=False)
             console.print(f"{'default owner':>13}: {default_owner}", highlight=False)
             console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
+            if pids:
+                shown = ", ".join(map(str, pids))
+                console.print(f"{'workers':>13}: {len(pids)} (pids {shown})", highlight=False)
         print(f"{READY_PREFIX}{url}", flush=True)
 
     level = "warning" if quiet else log_level
-    run(serve_backend(application, settings, sock, level, ready, gc_freeze), fast_loop=True)
+    if sock is None:
+        del application  # each worker builds its own
+        coro = serve_workers_backend(settings, host, port, workers, level, ready, gc_freeze)
+        run(coro, fast_loop=True)
+        return
+    run(
+        serve_backend(application, settings, sock, level, ready, gc_freeze, deadlines),
+        fast_loop=True,
+    )
 
 
 async def serve_backend(
@@ -111,11 +203,36 @@ async def serve_backend(
     level: str,
     ready: Callable[[str], None],
     gc_freeze: bool,
+    deadlines: Deadlines,
 ) -> None:
     await check_database(settings.database_url)
     if settings.redis_url:
         await check_redis(settings.redis_url)
-    await serve(application, sock, log_level=level, on_ready=ready, gc_freeze=gc_freeze)  # type: ignore[arg-type]
+    await serve(
+        application,
+        sock,  # type: ignore[arg-type]
+        log_level=level,
+        on_ready=ready,
+        gc_freeze=gc_freeze,
+        deadlines=deadlines,
+    )
+
+
+async def serve_workers_backend(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    level: str,
+    ready: Callable[[str, list[int]], None],
+    gc_freeze: bool,
+) -> None:
+    await check_database(settings.database_url)
+    if settings.redis_url:
+        await check_redis(settings.redis_url)
+    await serve_workers(
+        settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
+    )
 
 
 def _redact(url: str) -> str:
@@ -126,7 +243,7 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
 
 
-@app.command("token")
+@app.command("token", cls=Command)
 def token_command(
     user: Annotated[str, typer.Option("--user", "-u", help="User id to put in the token.")] = (
         defaults.DEFAULT_OWNER

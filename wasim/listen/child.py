@@ -7,8 +7,9 @@ import json
 import sys
 
 from wasim.errors import WasimError
-from wasim.listen.processes import decode_options, error_record, write_record
+from wasim.listen.processes import decode_options
 from wasim.listen.runner import listen
+from wasim.workers import error_record, write_record
 
 emit = write_record
 
@@ -20,8 +21,11 @@ async def main() -> None:
     except WasimError as exc:
         emit(error_record(exc))
         return
-    emit({"type": "summary", **summary.as_dict()})
+    emit({"type": "summary", **summary.model_dump(mode="json")})
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # SIGINT before its handler was in place: nothing to report
+        sys.exit(130)

@@ -1,9 +1,8 @@
 """Spreading listeners over processes: children report NDJSON on a pipe, the parent merges.
 
 Each child runs `python -m wasim.listen.child`, reads its share of the run as JSON on stdin and
-writes the same records `wasim listen --json` prints, ending with its `summary`. The pipe
-mechanics (`spawn_child`, `write_record`, `error_from`) also carry `wasim bench`'s listener
-processes (wasim.bench.spread).
+writes the same records `wasim listen --json` prints, ending with its `summary` (the pipe is
+wasim.workers').
 """
 
 from __future__ import annotations
@@ -11,24 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import sys
 from collections import Counter
 from dataclasses import asdict, replace
 from typing import Any
 
-from wasim import errors
 from wasim.errors import TargetError, WasimError
 from wasim.listen.auth import Credential
 from wasim.listen.runner import Emit, ListenOptions, listen, stopping_on_signals
 from wasim.listen.summary import Summary
 from wasim.transports.config import ListenerConfig, PollConfig
-
-
-def default_processes(listeners: int) -> int:
-    """One process holds a few thousand listeners comfortably; beyond that, one per core."""
-    return 1 if listeners <= 2000 else max(os.cpu_count() or 1, 1)
+from wasim.workers import error_from, spawn_child
 
 
 def encode_options(options: ListenOptions) -> dict[str, Any]:
@@ -105,46 +97,6 @@ async def _spawn(part: ListenOptions) -> asyncio.subprocess.Process:
     return await spawn_child("wasim.listen.child", encode_options(part))
 
 
-async def spawn_child(
-    module: str, job: dict[str, Any], *, keep_stdin: bool = False, limit: int = 1 << 22
-) -> asyncio.subprocess.Process:
-    """Start `python -m module` in its own session and give it `job` as one JSON line on
-    stdin, then close stdin (unless `keep_stdin`, for more lines); its stdout is NDJSON."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        limit=limit,
-    )
-    assert child.stdin is not None
-    child.stdin.write(json.dumps(job).encode() + b"\n")
-    await child.stdin.drain()
-    if not keep_stdin:
-        child.stdin.close()
-    return child
-
-
-def write_record(record: dict[str, Any]) -> None:
-    """A child's side of the pipe: one record as a JSON line on stdout, flushed."""
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def error_record(exc: WasimError) -> dict[str, Any]:
-    return {"type": "error", "error": type(exc).__name__, "message": str(exc)}
-
-
-def error_from(record: dict[str, Any], default: str = "a listener process failed") -> WasimError:
-    """The parent's side of `error_record`: the same exception class, with its message."""
-    cls = getattr(errors, str(record.get("error")), None)
-    if not (isinstance(cls, type) and issubclass(cls, WasimError)):
-        cls = WasimError
-    return cls(record.get("message", default))
-
-
 class _Merger:
     """Forwards children's records, announces `ready` once all are, and adds up summaries."""
 
@@ -161,7 +113,7 @@ class _Merger:
             record = json.loads(line)
             kind = record.get("type")
             if kind == "summary":
-                self.summaries.append(Summary.from_dict(record))
+                self.summaries.append(Summary.model_validate(record))
             elif kind == "error":
                 self.errors.append(error_from(record))
             elif kind == "ready":

@@ -78,17 +78,17 @@ def render_summary(console: Console, summary: Summary) -> None:
     if summary.latency_source == "ledger":
         how = ", ".join(f"{count} by {how}" for how, count in sorted(summary.matched_by.items()))
         console.print(
-            f"latency (received − scheduled send, from the send ledger): p50 {s.p50_ms:.1f} ms, "
-            f"p99 {s.p99_ms:.1f} ms, max {s.max_ms:.1f} ms ({s.count} deliveries: {how})",
+            f"latency (received − scheduled send, from the send ledger): p50 {s.p50:.1f} ms, "
+            f"p99 {s.p99:.1f} ms, max {s.max:.1f} ms ({s.count} deliveries: {how})",
             highlight=False,
         )
     elif summary.latency_source == "timestamp":
         console.print(
-            f"latency (≈ from message timestamps, whole seconds): p50 {s.p50_ms / 1000:.1f} s, "
-            f"p99 {s.p99_ms / 1000:.1f} s, max {s.max_ms / 1000:.1f} s",
+            f"latency (≈ from message timestamps, whole seconds): p50 {s.p50 / 1000:.1f} s, "
+            f"p99 {s.p99 / 1000:.1f} s, max {s.max / 1000:.1f} s",
             highlight=False,
         )
-    if hint := summary.hint():
+    if hint := summary.hint:
         console.print(f"[yellow]! {escape(hint)}[/]", highlight=False)
 
 

@@ -17,16 +17,19 @@ import psutil
 from wasim.correlate import Match
 from wasim.errors import ConfigError, WasimError
 from wasim.listen.auth import Credential
-from wasim.listen.hybrid import HybridListener
 from wasim.listen.latency import Latencies, Source
 from wasim.listen.records import event_record, state_record
 from wasim.listen.summary import Summary
 from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, make_listener
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
+from wasim.transports.hybrid import HybridListener
 
 HTTP_KINDS = ("sse", "poll", "poll-optimized")
-HELD_PER_LISTENER = 4096  # ids remembered per listener, oldest forgotten first
+# Ids remembered per listener, oldest forgotten first: a message shows twice within seconds
+# (new_message then conversation_updated, push then poll), and each costs ~146 bytes
+# (benchmarks/matcher.py), so a few hundred are enough.
+HELD_PER_LISTENER = 256
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -257,22 +260,3 @@ async def listen(
         await run.close_all()
     run.summary.duration = time.monotonic() - begun
     return run.summary
-
-
-def parse_duration(text: str | None, option: str) -> float | None:
-    """`30s`, `2m`, `500ms`, `1h` or plain seconds; None stays None."""
-    if text is None:
-        return None
-    value = text.strip().lower()
-    scale = 1.0
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if value.endswith(suffix):
-            value, scale = value[: -len(suffix)], factor
-            break
-    try:
-        seconds = float(value) * scale
-    except ValueError:
-        raise ConfigError(f"{option} {text!r} is not a duration like 30s, 2m or 500ms") from None
-    if seconds < 0:
-        raise ConfigError(f"{option} must not be negative")
-    return seconds

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import BaseModel, Field, computed_field
 
 from wasim.correlate import Match, leaf_keys
 from wasim.listen.latency import Source
-from wasim.stats import LatencyHistogram
+from wasim.stats import Histogram, LatencyHistogram, LatencySummary
 from wasim.transports.base import Received, TransportStats
 
 # The counters that add up when summaries of several processes merge.
@@ -29,19 +29,20 @@ COUNTS = (
 )
 
 
-@dataclass
-class Summary:
+class Summary(BaseModel):
     """Counts over every listener of a run; `merge` adds another process's summary.
 
-    Latencies are kept apart by source: precise ones from the send ledger, and estimates from
-    message timestamps; `latency` is the ledger's when it has any.
+    Latencies are kept apart by source: exact ones from the send ledger, and (with no ledger)
+    estimates from message timestamps; `latency` is the ledger's when it has any. Its JSON
+    (`model_dump`) is the `summary` record of `wasim listen --json` and what a listener
+    process sends its parent.
     """
 
     requested: int = 0
     connected: int = 0
     failed: int = 0
-    failures: Counter[str] = field(default_factory=Counter)
-    events: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = Field(default_factory=Counter)
+    events: Counter[str] = Field(default_factory=Counter)
     reconnects: int = 0
     duplicates: int = 0
     gaps: int = 0
@@ -51,12 +52,12 @@ class Summary:
     by_poll: int = 0
     poll_requests: int = 0
     duration: float = 0.0
-    ledger_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
-    timestamp_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    ledger_latency: Histogram = Field(default_factory=LatencyHistogram)
+    timestamp_latency: Histogram = Field(default_factory=LatencyHistogram)
     matched: int = 0
-    matched_by: Counter[str] = field(default_factory=Counter)
+    matched_by: Counter[str] = Field(default_factory=Counter)
     unmatched: int = 0
-    unmatched_keys: dict[str, list[str]] = field(default_factory=dict)
+    unmatched_keys: dict[str, list[str]] = Field(default_factory=dict)
 
     def record(
         self,
@@ -87,6 +88,13 @@ class Summary:
         elif new:
             self.ledger_latency.record(latency)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def latency_ms(self) -> LatencySummary:
+        return self.latency.summary()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def hint(self) -> str | None:
         """One line when events arrived that carry nothing `wasim send` sent."""
         if not self.unmatched or self.matched:
@@ -101,6 +109,7 @@ class Summary:
             "--marker when the backend passes on only the text"
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def latency_source(self) -> Source | None:
         if self.ledger_latency.count:
@@ -132,44 +141,3 @@ class Summary:
         self.duration = max(self.duration, other.duration)
         self.ledger_latency.merge(other.ledger_latency)
         self.timestamp_latency.merge(other.timestamp_latency)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requested": self.requested,
-            "connected": self.connected,
-            "failed": self.failed,
-            "failures": dict(self.failures),
-            "events": dict(sorted(self.events.items())),
-            "reconnects": self.reconnects,
-            "duplicates": self.duplicates,
-            "gaps": self.gaps,
-            "missed": self.missed,
-            "down_at_end": self.down_at_end,
-            "by_push": self.by_push,
-            "by_poll": self.by_poll,
-            "poll_requests": self.poll_requests,
-            "duration": round(self.duration, 3),
-            "latency_ms": self.latency.summary().as_dict(),
-            "latency_source": self.latency_source,
-            "matched": self.matched,
-            "matched_by": dict(self.matched_by),
-            "unmatched": self.unmatched,
-            "unmatched_keys": self.unmatched_keys,
-            "hint": self.hint(),
-            "ledger_latency_hdr": self.ledger_latency.encode(),
-            "timestamp_latency_hdr": self.timestamp_latency.encode(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Summary:
-        summary = cls(
-            failures=Counter(data.get("failures", {})),
-            events=Counter(data.get("events", {})),
-            matched_by=Counter(data.get("matched_by", {})),
-            unmatched_keys=dict(data.get("unmatched_keys", {})),
-            ledger_latency=LatencyHistogram.decode(data["ledger_latency_hdr"]),
-            timestamp_latency=LatencyHistogram.decode(data["timestamp_latency_hdr"]),
-        )
-        for name in (*COUNTS, "duration"):
-            setattr(summary, name, data.get(name, 0))
-        return summary

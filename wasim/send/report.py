@@ -177,10 +177,10 @@ class SendReport:
             "gave_up": self.gave_up,
             "elapsed_s": round(self.elapsed, 3),
             "rate_per_s": round(self.rate, 1),
-            "latency_ms": self.latency.summary().as_dict(),
+            "latency_ms": self.latency.summary().model_dump(),
             "over_1s": self.slow,
             "meets_meta_guidance": self.meets_guidance,
-            "schedule_lag_ms": self.lag.summary().as_dict(),
+            "schedule_lag_ms": self.lag.summary().model_dump(),
             "ids": list(self.ids),
             "interrupted": self.interrupted,
         }

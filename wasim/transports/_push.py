@@ -2,7 +2,8 @@
 
 A subclass opens one connection (`_open`), reads it until it drops (`_pump`) and closes it
 (`_drop`); this class turns that into a listener that reconnects by itself and resumes from the
-highest event id it saw, dropping replayed ids it already had (counted as duplicates).
+highest event id it saw, dropping replayed ids it already had (counted as duplicates). A
+`reset` event (the server does not know that id) makes it take the server's latest id instead.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import abc
 import asyncio
 import contextlib
 import random
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
+from wasim import defaults
 from wasim.errors import WasimError
-from wasim.transports.base import Item, Listener, Received, State, StateChange, TransportStats
+from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
 
 
@@ -34,10 +34,9 @@ class PushListener(Listener):
     transport = "push"
 
     def __init__(self, config: ListenerConfig) -> None:
+        super().__init__(config.user)
         self.config = config
-        self.user = config.user
         self.stats = TransportStats(last_event_id=config.last_event_id)
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._wanted = frozenset(config.events)  # empty: every event
@@ -71,10 +70,6 @@ class PushListener(Listener):
         self._state("connected")
         self._task = asyncio.create_task(self._run(), name=f"{self.transport}:{self.user}")
 
-    async def items(self) -> AsyncIterator[Item]:
-        while (item := await self._queue.get()) is not None:
-            yield item
-
     async def close(self) -> None:
         if self._closing:
             return
@@ -86,9 +81,12 @@ class PushListener(Listener):
                 await self._task
         await self._release()
         self._state("closed")
-        self._queue.put_nowait(None)
+        self._end()
 
     def _deliver(self, event: str, data: Any, received_at: float, event_id: Any = None) -> None:
+        if event == defaults.EVENT_RESET:
+            self._reset(data)
+            return
         if not isinstance(data, dict):
             data = {"value": data}
         if event_id is None:
@@ -113,8 +111,12 @@ class PushListener(Listener):
             Received(self.transport, self.user, event, data, received_at, event_id)
         )
 
-    def _state(self, state: State, reason: str | None = None) -> None:
-        self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))
+    def _reset(self, data: Any) -> None:
+        """The server has no record of our last event id (a database reset, say): reload, that
+        is, take its latest id as ours, so what follows is not dropped as already seen."""
+        self.stats.resets += 1
+        last = data.get("last_event_id") if isinstance(data, dict) else None
+        self.stats.last_event_id = last if isinstance(last, int) else None
 
     async def _run(self) -> None:
         while True:
@@ -130,7 +132,7 @@ class PushListener(Listener):
                 return
             if not self.config.reconnect:
                 self._state("failed", reason)
-                self._queue.put_nowait(None)
+                self._end()
                 return
             await self._reconnect(reason)
 

@@ -9,6 +9,8 @@ Timestamps are wall-clock `time.time()` seconds, so they compare across processe
 from __future__ import annotations
 
 import abc
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,6 +70,7 @@ class TransportStats:
     duplicates: int = 0
     gaps: int = 0
     missed: int = 0
+    resets: int = 0  # `reset` events: the server had no such last event id; reloaded from its
     error_reasons: dict[str, int] = field(default_factory=dict)
 
     def error(self, reason: str) -> None:
@@ -76,19 +79,31 @@ class TransportStats:
 
 
 class Listener(abc.ABC):
-    """A client of one user over one transport."""
+    """A client of one user over one transport; what it receives goes through its queue."""
 
     transport: str
     user: str
     stats: TransportStats
 
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
+
     @abc.abstractmethod
     async def connect(self) -> None:
         """Connect and authenticate; raise AuthError or TargetError if that is refused."""
 
-    @abc.abstractmethod
-    def items(self) -> AsyncIterator[Item]:
+    async def items(self) -> AsyncIterator[Item]:
         """Everything received, in arrival order, until `close()`."""
+        while (item := await self._queue.get()) is not None:
+            yield item
+
+    def _state(self, state: State, reason: str | None = None) -> None:
+        self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))
+
+    def _end(self) -> None:
+        """`items()` ends after what is queued."""
+        self._queue.put_nowait(None)
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -16,7 +16,8 @@ TokenPlace = Literal["header", "query"]
 
 @dataclass(frozen=True)
 class PollConfig:
-    """How a polling client behaves; the defaults are the seed's web client."""
+    """How a polling client behaves; the defaults are the seed's web client: the list from two
+    places every 5 s, the open chat every 3 s, no ETag."""
 
     list_interval: float = 5.0
     list_pollers: int = 2
@@ -33,15 +34,22 @@ class PollConfig:
     detail_path: str | None = None
     messages_field: str | None = None
 
-    @classmethod
-    def seed(cls) -> PollConfig:
-        """Today's client: the list from two places every 5 s, the open chat every 3 s."""
-        return cls()
+    # Share of a group's clients that are hidden tabs (which do not poll), for bench.
+    hidden_share: float = 0.0
 
     @classmethod
     def optimized(cls) -> PollConfig:
-        """The design's optimized polling: 10 s / 5 s, one list poller, ETag."""
-        return cls(list_interval=10.0, list_pollers=1, detail_interval=5.0, etag=True)
+        """The design's optimized polling: 10 s / 5 s, one list poller, ETag, 30% hidden."""
+        return cls(
+            list_interval=10.0, list_pollers=1, detail_interval=5.0, etag=True, hidden_share=0.3
+        )
+
+    @classmethod
+    def fallback(cls, every: float) -> PollConfig:
+        """The hybrid client's fallback: the list every `every` s, fetching what changed."""
+        return cls(
+            list_interval=every, list_pollers=1, detail_interval=None, etag=True, fetch_changed=True
+        )
 
 
 @dataclass(frozen=True)

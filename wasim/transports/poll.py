@@ -14,14 +14,13 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from wasim.errors import ProtocolError, WasimError
 from wasim.transports._target import refused, unreachable
-from wasim.transports.base import Item, Listener, Received, State, StateChange, TransportStats
+from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
 from wasim.transports.shapes import conversation_id, conversation_list, detail_url, message_list
 
@@ -37,14 +36,13 @@ class PollListener(Listener):
     def __init__(
         self, config: ListenerConfig, http: httpx.AsyncClient | None = None, autostart: bool = True
     ) -> None:
+        super().__init__(config.user)
         self.config = config
         self.autostart = autostart
         self.poll = config.poll
-        self.user = config.user
         self.stats = TransportStats()
         self._shared = http
         self._http: httpx.AsyncClient | None = None
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._etags: dict[str, str] = {}
         self._bodies: dict[str, int] = {}  # URL -> fingerprint of the last answer
@@ -86,10 +84,6 @@ class PollListener(Listener):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def items(self) -> AsyncIterator[Item]:
-        while (item := await self._queue.get()) is not None:
-            yield item
-
     async def close(self) -> None:
         if self._closed:
             return
@@ -97,7 +91,7 @@ class PollListener(Listener):
         await self.stop()
         await self._release()
         self._state("closed")
-        self._queue.put_nowait(None)
+        self._end()
 
     async def _release(self) -> None:
         http, self._http = self._http, None
@@ -211,6 +205,3 @@ class PollListener(Listener):
         self.stats.events += 1
         data = {"url": url, "body": body}
         self._queue.put_nowait(Received(self.transport, self.user, "poll", data, time.time()))
-
-    def _state(self, state: State, reason: str | None = None) -> None:
-        self._queue.put_nowait(StateChange(self.transport, self.user, state, time.time(), reason))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from wasim.transports._push import PushListener
-from wasim.transports.base import Item, Listener, StateChange
+from wasim.transports.base import Listener, StateChange
+from wasim.transports.config import PollConfig
 from wasim.transports.poll import PollListener
 
 
@@ -19,22 +19,22 @@ class HybridListener(Listener):
     """
 
     def __init__(self, push: PushListener, every: float, after: float) -> None:
+        super().__init__(push.user)
         self.push = push
         self.transport = push.transport
-        self.user = push.user
         self.stats = push.stats
+        fallback = PollConfig.fallback(every)
         poll = replace(
             push.config.poll,
-            list_interval=every,
-            list_pollers=1,
-            detail_interval=None,
-            fetch_changed=True,
-            etag=True,
+            list_interval=fallback.list_interval,
+            list_pollers=fallback.list_pollers,
+            detail_interval=fallback.detail_interval,
+            fetch_changed=fallback.fetch_changed,
+            etag=fallback.etag,
             hidden=False,
         )
         self.poller = PollListener(replace(push.config, poll=poll), autostart=False)
         self.after = after
-        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._timer: asyncio.Task[None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
 
@@ -50,16 +50,12 @@ class HybridListener(Listener):
             asyncio.create_task(self._forward(self.poller)),
         ]
 
-    async def items(self) -> AsyncIterator[Item]:
-        while (item := await self._queue.get()) is not None:
-            yield item
-
     async def close(self) -> None:
         self._cancel_timer()
         await self.push.close()
         await self.poller.close()
         await asyncio.gather(*self._pumps)
-        self._queue.put_nowait(None)
+        self._end()
 
     async def _forward(self, source: Listener) -> None:
         async for item in source.items():
