@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -15,9 +16,9 @@ import pytest
 from helpers import Receiver, sign, wait_for
 
 from wasim.payloads import PayloadFactory
-from wasim.send import PlanSpec, Target, send_plan, send_split
+from wasim.send import PlanSpec, SendReport, Target, send_plan, send_split
 from wasim.send.plan import Recipe, iter_plan
-from wasim.send.sender import BUILDER_FROM
+from wasim.send.sender import BUILDER_FROM, Times
 
 MIX = {"text": 5, "image": 1, "lifecycle": 1, "echo": 1, "call": 1}
 
@@ -84,3 +85,16 @@ async def test_send_stream_ctrl_c_reports_what_was_sent(receiver: Receiver, proc
     assert report["interrupted"] is True and report["planned"] == 12_000
     assert 20 <= report["sent"] <= len(receiver.bodies) < 12_000
     assert b"interrupted after" in err and b"Traceback" not in err
+
+
+def test_send_stream_counted_times_make_the_same_histograms() -> None:
+    counted, recorded, times = SendReport(), SendReport(), Times()
+    rng = random.Random(7)
+    for _ in range(20_000):
+        lag, latency = rng.expovariate(500), rng.expovariate(20) * (rng.random() < 0.99)
+        times.add(lag, latency or -1.0)
+        recorded.record_times(lag, latency or None)
+    times.flush(counted)
+    assert counted.lag.summary() == recorded.lag.summary()
+    assert counted.latency.summary() == recorded.latency.summary()
+    assert counted.slow == recorded.slow

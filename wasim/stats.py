@@ -38,6 +38,10 @@ class LatencyHistogram:
         micros = min(max(int(round(seconds * 1_000_000)), _LOWEST_US), _HIGHEST_US)
         self._h.record_value(micros)
 
+    def record_micros(self, micros: int, count: int = 1) -> None:
+        """Record `count` durations of `micros` microseconds at once."""
+        self._h.record_value(min(max(micros, _LOWEST_US), _HIGHEST_US), count)
+
     @property
     def count(self) -> int:
         return int(self._h.get_total_count())

@@ -26,7 +26,11 @@ from wasim.send.verify import VerifyResult, verify
 def send_command(
     kind: Annotated[
         str | None,
-        typer.Argument(help=f"What to send (default text). {help_text()}.", show_default=False),
+        typer.Argument(
+            help=f"What to send (default text). {help_text()}. Each kind's Meta field and "
+            "source: docs/contract.md.",
+            show_default=False,
+        ),
     ] = None,
     status: Annotated[
         str | None, typer.Argument(help="With `status`: sent, delivered, read, failed or played.")
@@ -40,7 +44,12 @@ def send_command(
     name: Annotated[str | None, typer.Option(help="Sender's profile name.")] = None,
     wamid: Annotated[str | None, typer.Option("--id", help="Message id (wamid.…) to use.")] = None,
     sets: Annotated[
-        list[str] | None, typer.Option("--set", help="Override any field: path.to.field=value.")
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Change a field the payload has: path.to.field=value (JSON or text); "
+            "+path.to.field=value adds a new one.",
+        ),
     ] = None,
     mix: Annotated[
         str | None, typer.Option(help="Weighted kinds: text=70,image=10,status=20.")

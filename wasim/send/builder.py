@@ -41,20 +41,20 @@ class Builder:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = asyncio.Event()
+        self._thread: threading.Thread | None = None
         self._process = subprocess.Popen(
             [sys.executable, "-c", "from wasim.send.builder import main; main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
+        self._stdout = self._process.stdout
         try:
             pickle.dump(recipe, self._process.stdin)
             self._process.stdin.close()
         except OSError as exc:
             self.close()
             raise TargetError(f"cannot start the builder process: {exc}") from None
-        self._stdout = self._process.stdout
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start reading, for the running event loop."""
@@ -88,7 +88,7 @@ class Builder:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._stdout.close() if self._stdout is not None else None
+        self._stdout.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 

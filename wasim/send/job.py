@@ -185,9 +185,9 @@ async def run_job(
     recorder = Recorder(job.record_to) if job.record_to is not None else None
     plan: Iterable[Delivery] | Recipe = _replay(job) if recipe is None else recipe
     planned = recipe.spec.count if recipe is not None else None
-    if recorder is not None and not isinstance(plan, Recipe):
-        plan = recorder.through(plan)
-    elif recorder is not None:  # several processes: the plan is built here, recorded, dealt
+    if recorder is not None and job.processes == 1:  # recorded here as it is built and sent
+        plan = recorder.through(plan.deliveries() if isinstance(plan, Recipe) else plan)
+    elif recorder is not None:  # several processes: built here, recorded, then dealt
         plan = list(recorder.through(plan_of(job)))
     if on_plan is not None:
         on_plan(len(plan) if isinstance(plan, list) else planned or 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,17 @@ class SendReport:
             self.first_error = self.first_error or error
         self.gave_up += status != 200
 
+    def record_counted(
+        self, lags: Mapping[int, int], latencies: Mapping[int, int], slow: int
+    ) -> None:
+        """Add schedule lags and answer latencies counted by microseconds (see sender's
+        `Times`), `slow` of them over a second."""
+        for micros, count in lags.items():
+            self.lag.record_micros(micros, count)
+        for micros, count in latencies.items():
+            self.latency.record_micros(micros, count)
+        self.slow += slow
+
     def record_times(self, lag: float, latency: float | None) -> None:
         """Schedule lag of the first attempt and its answer's latency, both from schedule."""
         self.lag.record(max(lag, 0.0))
@@ -92,10 +103,12 @@ class SendReport:
             self.slow += latency * 1000 > GUIDANCE_SLOW_MS
 
     def remember(self, ids: Sequence[str]) -> None:
-        """Keep the ids a POST carried, while fewer than IDS_KEPT are kept."""
-        room = IDS_KEPT - len(self.ids)
-        if room > 0:
-            self.ids.extend(ids[:room])
+        """Keep the ids a POST carried (each once), while fewer than IDS_KEPT are kept."""
+        for key in ids:
+            if len(self.ids) >= IDS_KEPT:
+                return
+            if key not in self.ids:
+                self.ids.append(key)
 
     def merge(self, other: SendReport) -> None:
         """Add another process's share of the same schedule; elapsed is the longer one."""
