@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import samples
 
-from mock_backend import samples
 from wasim import defaults
 
 CONVS = defaults.CONVERSATIONS_PATH

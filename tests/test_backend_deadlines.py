@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import samples
 
-from mock_backend import samples
 from wasim import defaults
 from wasim.server import SpawnedBackend, spawn_backend
 

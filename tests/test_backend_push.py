@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import samples
 import socketio
 import websockets
 from httpx_sse import aconnect_sse
 
-from mock_backend import Settings, create_app, samples
+from mock_backend import Settings, create_app
 from mock_backend.state import Backend
 from tests.helpers import wait_for
 from wasim import defaults

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import httpx
+import samples
 from httpx_sse import aconnect_sse
 
-from mock_backend import Settings, create_app, samples
+from mock_backend import Settings, create_app
 from tests.helpers import wait_for
 from wasim import defaults
 from wasim.server import ServerThread

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+import samples
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from mock_backend import samples
 from tests.helpers import wait_for
 from tests.test_transports import Collector
 from wasim import defaults

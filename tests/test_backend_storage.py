@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+import samples
 
-from mock_backend import Settings, samples
+from mock_backend import Settings
 from wasim import defaults
 
 HOOK = defaults.WEBHOOK_PATH

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+import samples
 
-from mock_backend import samples
 from tests.helpers import sign
 from wasim import defaults
 

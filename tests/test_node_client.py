@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from mock_backend import samples
+import samples
 
 NODE_DIR = Path(__file__).parent / "node"
 pytestmark = pytest.mark.node

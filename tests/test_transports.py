@@ -10,8 +10,8 @@ from dataclasses import replace
 import httpx
 import pytest
 import socketio
+from samples import envelope, text_message
 
-from mock_backend.samples import envelope, text_message
 from tests.helpers import sign, wait_for
 from wasim.errors import AuthError, ProtocolError, TargetError
 from wasim.server import ServerThread

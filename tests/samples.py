@@ -1,4 +1,5 @@
-"""Minimal Meta-shaped webhook bodies: for tests, docs, and firing one event by hand."""
+"""Minimal Meta-shaped webhook bodies for tests, written apart from wasim.payloads (test data,
+not shipped in the wheel)."""
 
 from __future__ import annotations
 
