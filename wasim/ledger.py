@@ -54,7 +54,7 @@ def default_path() -> Path:
     return base / "wasim" / "sent.jsonl"
 
 
-def chosen(path: Path | None, enabled: bool) -> Path | None:
+def ledger_path(path: Path | None, enabled: bool) -> Path | None:
     """The ledger a command uses: `--ledger PATH`, else the default; None with `--no-ledger`."""
     return (path or default_path()) if enabled else None
 

@@ -10,7 +10,7 @@ import typer
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
-from wasim.ledger import chosen
+from wasim.ledger import ledger_path
 from wasim.listen import ListenOptions, Summary, credentials
 from wasim.listen.processes import listen_spread
 from wasim.listen.render import print_json, render_record, render_summary
@@ -131,7 +131,7 @@ def listen_command(
         conversations_path=conversations_path,
     )
     tail = err_console if quiet else console
-    followed = chosen(ledger, not no_ledger)
+    followed = ledger_path(ledger, not no_ledger)
 
     def emit(record: dict[str, Any]) -> None:
         if json_output:

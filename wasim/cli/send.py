@@ -12,7 +12,7 @@ from rich.table import Table
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, fail, run
-from wasim.ledger import chosen
+from wasim.ledger import ledger_path
 from wasim.payloads.kinds import help_text
 from wasim.payloads.model import ContextKind, Shape
 from wasim.send.encoding import SignMode, Style
@@ -157,7 +157,7 @@ def send_command(
         failed_contacts=failed_contacts, expect=expect,
         locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
         print_only=print_only, record_to=record_to, replay=replay,
-        ledger=chosen(ledger, not no_ledger),
+        ledger=ledger_path(ledger, not no_ledger),
     )  # fmt: skip
     progress = Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
