@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from test_bench_run import tiny
 from typer.testing import CliRunner
 
 from wasim.cli import app
@@ -99,46 +100,16 @@ def test_cli_help_keeps_bracketed_names(monkeypatch: pytest.MonkeyPatch) -> None
     assert "scenario's [users]" in result.output
 
 
-SIX_COLUMNS = """
-name = "wide"
-
-[backend]
-url = "{url}"
-
-[users]
-count = 2
-
-[traffic]
-rate = 10
-duration = "1s"
-drain = "1.5s"
-
-[[clients]]
-kind = "socketio"
-
-[[clients]]
-kind = "sse"
-
-[[clients]]
-kind = "ws"
-
-[[clients]]
-kind = "socketio"
-name = "socketio-2"
-
-[[clients]]
-kind = "sse"
-name = "sse-2"
-
-[[clients]]
-kind = "ws"
-name = "ws-2"
-"""
+SIX_COLUMNS = "".join(
+    f'\n[[clients]]\nkind = "{kind}"\nname = "{kind}{suffix}"\n'
+    for suffix in ("", "-2")
+    for kind in ("socketio", "sse", "ws")
+)
 
 
 def test_cli_bench_into_a_file_is_one_wide_table(tmp_path: Path, backend_url: str) -> None:
     scenario = tmp_path / "wide.toml"
-    scenario.write_text(SIX_COLUMNS.format(url=backend_url))
+    scenario.write_text(tiny(backend_url, clients=SIX_COLUMNS))
     env = {name: value for name, value in os.environ.items() if name != "COLUMNS"}
     with (tmp_path / "out.txt").open("w+") as out:
         code = subprocess.call(
@@ -154,7 +125,7 @@ def test_cli_bench_into_a_file_is_one_wide_table(tmp_path: Path, backend_url: st
     rows = [line for line in lines if line.startswith("latency p50")]
     assert len(rows) == 1, lines  # one table: at 80 columns it would be two blocks
     assert len(rows[0].split()) == 2 + 6 * 2  # the label, then six "8.1 ms" cells
-    assert lines[0].startswith("wasim bench: wide") and "seed" in lines[0]  # title not wrapped
+    assert lines[0].startswith("wasim bench: tiny") and "seed" in lines[0]  # title not wrapped
 
 
 def test_cli_token_with_a_short_secret_warns_nothing() -> None:
