@@ -52,6 +52,15 @@ class ExpectedLatency(_Model):
         return self.interval_s * 500.0
 
 
+class FaultWindow(_Model):
+    """A fault the scenario injected, as it happened: seconds after the measured window opened."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    detail: str = ""
+
+
 class GroupResult(_Model):
     """Figures of one client group (one column of the comparison table)."""
 
@@ -98,6 +107,10 @@ class GroupResult(_Model):
     )
     failed_clients: int = 0
     failure: str = Field(default="", description="why clients could not connect (the first reason)")
+    timeline: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="(seconds after the window opened, latency ms) per delivery, at most 2,000",
+    )
 
     @field_serializer("missing")
     def _first_missing(self, missing: list[Missing]) -> list[Missing]:
@@ -269,6 +282,7 @@ class BenchResult(_Model):
     server: dict[str, float] | None = Field(
         default=None, description="backend /metrics counters that moved during the run"
     )
+    faults: list[FaultWindow] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     thresholds: list[Verdict] = Field(default_factory=list)
     regressions: list[Regression] = Field(default_factory=list)
