@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,9 +24,10 @@ from pydantic import BaseModel, Field
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
 from wasim.bench.results import ExpectedLatency, GroupResult, Missing
-from wasim.bench.scenario import POLL_KINDS, ClientGroup
-from wasim.bench.traffic import Planned
+from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
 from wasim.correlate import Matcher, leaf_keys
+from wasim.payloads import PayloadFactory
+from wasim.send.plan import Delivery, PlanSpec, build_plan
 from wasim.stats import LatencyHistogram
 from wasim.transports.base import Received
 
@@ -40,21 +42,43 @@ class Sent:
     marker: str = ""
 
 
+def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Delivery]:
+    """The run's POSTs, each noting the phone and marker of its messages; `seed` (else the
+    scenario's) makes the ids, texts and markers."""
+    traffic = scenario.traffic
+    spec = PlanSpec(
+        mix=traffic.mix,
+        count=max(1, traffic.messages // traffic.batch),
+        rate=traffic.rate / traffic.batch,
+        batch=traffic.batch,
+        duplicates=traffic.duplicates,
+        phones=phones,
+        style="meta" if traffic.meta_style else "plain",
+        senders=True,
+    )
+    factory = PayloadFactory(
+        seed=seed if seed is not None else traffic.seed,
+        clock=time.time,
+        markers=scenario.match.marker,
+    )
+    return build_plan(factory, spec, scenario.backend.app_secret)
+
+
 def schedule(
-    plan: Iterable[Planned], owners: dict[str, str], start: float, warmup: float
+    plan: Iterable[Delivery], owners: dict[str, str], start: float, warmup: float
 ) -> list[Sent]:
     """Every message of the plan with its scheduled send time (duplicates re-send, so they
     add nothing) and whether it falls in the measured window (after the warm-up)."""
     window_start = start + warmup
     sent: list[Sent] = []
-    for planned in plan:
-        if planned.delivery.duplicate:
+    for delivery in plan:
+        if delivery.duplicate:
             continue
-        scheduled_at = start + planned.delivery.at
-        for wamid, phone in planned.senders.items():
+        scheduled_at = start + delivery.at
+        for wamid, phone in delivery.senders.items():
             user = owners.get(phone, "")
             measured = scheduled_at >= window_start
-            marker = planned.markers.get(wamid, "")
+            marker = delivery.markers.get(wamid, "")
             sent.append(Sent(wamid, user, scheduled_at, measured, phone, marker))
     return sent
 

@@ -17,7 +17,7 @@ import httpx
 
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
-from wasim.bench.measure import matching_warnings, merge_parts, schedule
+from wasim.bench.measure import matching_warnings, merge_parts, plan_traffic, schedule
 from wasim.bench.prepare import Prepared, set_up
 from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
 from wasim.bench.saturation import MachineMonitor, assess
@@ -25,10 +25,13 @@ from wasim.bench.scenario import Scenario
 from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_client
 from wasim.bench.spread import ChildProcesses
 from wasim.bench.thresholds import evaluate, parse_threshold
-from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
+from wasim.send.fleet import SendProcesses
+from wasim.send.retry import RetryProfile
+from wasim.send.sender import Target
 
 LEAD = 0.2  # seconds between the plan being ready and its first POST
+SEND_TIMEOUT_S = 60.0  # a saturated backend answers late: that is latency, not a lost POST
 
 
 @dataclass(frozen=True)
@@ -67,18 +70,20 @@ async def run_bench(
     max_regression: float = 0.2,
     on_send: SendCallback | None = None,
     processes: int | None = None,
+    retry: RetryProfile | None = None,
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
     `processes` overrides the scenario's `[load] processes` (how many listener processes hold
-    the clients). `on_send(wamid, scheduled_at, measured)` sees each message as it is
-    scheduled (`measured`: after the warm-up), e.g. for an independent client to measure the
-    same traffic (benchmarks/bench_fidelity.py).
+    the clients). `on_send(wamid, scheduled_at, measured)` sees each message of the schedule
+    just before the traffic starts (`measured`: after the warm-up), e.g. for an independent
+    client to measure the same traffic (benchmarks/bench_fidelity.py). `retry` makes the
+    webhooks retried as Meta would (send's profiles, `retry_profile(name, time_scale)`).
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
     async with backends.open_target(scenario) as target, http_client() as http:
-        run = _Run(scenario, target, http, on_progress, on_send)
+        run = _Run(scenario, target, http, on_progress, on_send, retry)
         run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
@@ -132,13 +137,15 @@ class _Run:
         http: httpx.AsyncClient,
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
+        retry: RetryProfile | None = None,
     ) -> None:
         self.on_send = on_send
         self.scenario = scenario
         self.target = target
         self.http = http
         self.on_progress = on_progress
-        self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
+        webhook = Target(target.url + scenario.backend.webhook_path, timeout=SEND_TIMEOUT_S)
+        self.sender = SendProcesses(webhook, retry=retry)
         self.processes = 1
         self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
@@ -153,10 +160,9 @@ class _Run:
             code = self.target.exited()
             if code is not None:
                 raise TargetError(f"the bundled backend exited mid-run (exit code {code})")
-            if self.sender.broken:
+            if (error := self.sender.stalled()) is not None:
                 raise TargetError(
-                    f"the backend at {self.target.url} stopped answering mid-run: "
-                    f"{self.sender.last_error}"
+                    f"the backend at {self.target.url} stopped answering mid-run: {error}"
                 )
             self._report()
 
@@ -170,7 +176,7 @@ class _Run:
                 self.phase,
                 time.time() - self.started,
                 total,
-                self.sender.posts,
+                self.sender.sent,
                 self.planned,
                 self.listeners.delivered if self.listeners is not None else 0,
             )
@@ -197,17 +203,15 @@ class _Run:
         phones = [c.phone for cs in prepared.contacts.values() for c in cs]
         plan = plan_traffic(scenario, phones, seed)
         self.planned = len(plan)
+        await self.sender.deal(plan)
         start = time.time() + LEAD
         window_start = start + scenario.traffic.warmup
         self.started = start
         messages = schedule(plan, prepared.owner_of(), start, scenario.traffic.warmup)
         await listeners.begin(start, messages)
-
-        def on_schedule(planned: Planned, scheduled_at: float) -> None:
-            if planned.delivery.duplicate or self.on_send is None:
-                return
-            for wamid in planned.senders:
-                self.on_send(wamid, scheduled_at, scheduled_at >= window_start)
+        if self.on_send is not None:
+            for message in messages:
+                self.on_send(message.wamid, message.scheduled_at, message.measured)
 
         machine = MachineMonitor()
         machine.start()
@@ -217,7 +221,7 @@ class _Run:
         if missing:
             self.warnings.append(missing)
         self.phase = "sending"
-        await self.sender.run(plan, start, on_schedule)
+        sent = await self.sender.run(start)
         self.phase = "draining"
         await listeners.drain(drain_time(scenario))
         window_end = time.time()
@@ -244,9 +248,9 @@ class _Run:
             traffic=TrafficSummary(
                 messages=len(distinct),
                 measured=sum(1 for sent in distinct.values() if sent.measured),
-                posts=self.sender.posts,
-                duplicates=self.sender.duplicates,
-                send_errors=self.sender.errors,
+                posts=sent.sent,
+                duplicates=sent.duplicates,
+                send_errors=sent.sent - sent.codes["200"],
                 rate=scenario.traffic.rate,
             ),
             groups=groups,
