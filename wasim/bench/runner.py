@@ -231,7 +231,7 @@ class _Run:
         self.phase = "closing"
         window = max(window_end - window_start, 1e-6)
         groups = [
-            merge_parts([report.groups[index] for report in reports], window)
+            merge_parts([report.groups[index] for report in reports], window, window_start)
             for index in range(len(scenario.clients))
         ]
         for report in reports:
