@@ -24,6 +24,7 @@ import json
 import time
 from typing import Any
 
+from wasim.bench.live import LiveShare
 from wasim.bench.measure import Sent
 from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
@@ -45,6 +46,7 @@ class _Child:
         self.delivered = 0
         self.clients = 0
         self.report: ShareReport | None = None
+        self.live: LiveShare | None = None
         self.error: WasimError | None = None
         self.steps = {step: asyncio.Event() for step in STEPS}
         self.reader = asyncio.create_task(self._read())
@@ -68,6 +70,8 @@ class _Child:
                 kind = record.get("type")
                 if kind == "progress":
                     self.delivered = int(record["delivered"])
+                    if "live" in record:
+                        self.live = LiveShare.model_validate(record["live"])
                 elif kind == "error":
                     self.error = error_from(record, f"{self.name} failed")
                     break
@@ -89,8 +93,14 @@ class ChildProcesses:
     """The clients over `processes` children, each a `ClientShare` on its own event loop."""
 
     def __init__(
-        self, scenario: Scenario, base_url: str, prepared: Prepared, processes: int
+        self,
+        scenario: Scenario,
+        base_url: str,
+        prepared: Prepared,
+        processes: int,
+        live: bool = False,
     ) -> None:
+        self.live_figures = live  # children report their figures each second (--live)
         self.scenario = scenario
         self.base_url = base_url
         self.prepared = prepared
@@ -101,12 +111,16 @@ class ChildProcesses:
     def delivered(self) -> int:
         return sum(child.delivered for child in self.children)
 
+    def live(self) -> list[LiveShare]:
+        return [child.live for child in self.children if child.live is not None]
+
     async def connect(self) -> None:
         job = {
             "scenario": self.scenario.model_dump(mode="json"),
             "url": self.base_url,
             "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
+            "live": self.live_figures,
         }
         for part in range(self.processes):
             process = await spawn_child(
