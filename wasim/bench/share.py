@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from wasim.bench.clients import Client, build_clients
+from wasim.bench.live import LiveShare, Tally, load_of
 from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
 from wasim.bench.prepare import Prepared
 from wasim.bench.results import ProcessLoad
@@ -69,6 +70,7 @@ class ClientShare:
         self.monitor = Monitor(scenario.load, process_name(part, parts))
         self._counters: asyncio.Task[dict[str, dict[str, int]]] | None = None
         self._first_error: WasimError | None = None
+        self._tally: Tally | None = None
 
     async def connect(self) -> None:
         opened = self.prepared.open_conversation()
@@ -135,6 +137,12 @@ class ClientShare:
     def delivered(self) -> int:
         return self.collector.delivered_live
 
+    def live(self) -> LiveShare:
+        """This process's figures so far (`wasim bench --live`)."""
+        if self._tally is None:
+            self._tally = Tally(self.scenario, self.collector)
+        return self._tally.read(self.clients, load_of(self.monitor))
+
     async def drain(self, seconds: float) -> None:
         """Wait until every visible client holds every message, or `seconds` have passed."""
         deadline = time.monotonic() + seconds
@@ -193,6 +201,8 @@ class ClientProcesses(Protocol):
     @property
     def delivered(self) -> int: ...
 
+    def live(self) -> list[LiveShare]: ...
+
     async def connect(self) -> None: ...
 
     async def begin(self, start: float, messages: list[Sent]) -> None: ...
@@ -215,6 +225,9 @@ class InProcess:
     @property
     def delivered(self) -> int:
         return self.share.delivered
+
+    def live(self) -> list[LiveShare]:
+        return [self.share.live()]
 
     async def connect(self) -> None:
         await self.share.connect()

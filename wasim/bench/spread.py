@@ -22,6 +22,7 @@ import asyncio
 import time
 from typing import Any
 
+from wasim.bench.live import LiveShare
 from wasim.bench.measure import Sent
 from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
@@ -41,6 +42,7 @@ class _Listening(Child):
         self.delivered = 0
         self.clients = 0
         self.report: ShareReport | None = None
+        self.live: LiveShare | None = None
         self.steps = {step: asyncio.Event() for step in STEPS}
         super().__init__(process, name)
 
@@ -53,6 +55,8 @@ class _Listening(Child):
     def take(self, kind: str, record: dict[str, Any]) -> None:
         if kind == "progress":
             self.delivered = int(record["delivered"])
+            if "live" in record:
+                self.live = LiveShare.model_validate(record["live"])
         elif kind in self.steps:
             if kind == "ready":
                 self.clients = int(record["clients"])
@@ -72,8 +76,14 @@ class ChildProcesses:
     """The clients over `processes` children, each a `ClientShare` on its own event loop."""
 
     def __init__(
-        self, scenario: Scenario, base_url: str, prepared: Prepared, processes: int
+        self,
+        scenario: Scenario,
+        base_url: str,
+        prepared: Prepared,
+        processes: int,
+        live: bool = False,
     ) -> None:
+        self.live_figures = live  # children report their figures each second (--live)
         self.scenario = scenario
         self.base_url = base_url
         self.prepared = prepared
@@ -84,12 +94,16 @@ class ChildProcesses:
     def delivered(self) -> int:
         return sum(child.delivered for child in self.children)
 
+    def live(self) -> list[LiveShare]:
+        return [child.live for child in self.children if child.live is not None]
+
     async def connect(self) -> None:
         job = {
             "scenario": self.scenario.model_dump(mode="json"),
             "url": self.base_url,
             "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
+            "live": self.live_figures,
         }
         for part in range(self.processes):
             process = await spawn_child(
