@@ -56,6 +56,7 @@ class FaultWindow(_Model):
     """A fault the scenario injected, as it happened: seconds after the measured window opened."""
 
     kind: str
+    name: str = Field(default="", description="the fault's label in threshold figures")
     start_s: float
     end_s: float
     detail: str = ""

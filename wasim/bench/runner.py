@@ -27,6 +27,8 @@ from wasim.bench.spread import ChildProcesses
 from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
+from wasim.faults.injector import FaultRun, open_faults
+from wasim.faults.routes import Routes
 
 LEAD = 0.2  # seconds between the plan being ready and its first POST
 
@@ -77,8 +79,12 @@ async def run_bench(
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
-    async with backends.open_target(scenario) as target, http_client() as http:
-        run = _Run(scenario, target, http, on_progress, on_send)
+    async with (
+        backends.open_target(scenario) as target,
+        open_faults(scenario, target) as faults,
+        http_client() as http,
+    ):
+        run = _Run(scenario, target, http, on_progress, on_send, faults)
         run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
@@ -132,13 +138,16 @@ class _Run:
         http: httpx.AsyncClient,
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
+        faults: FaultRun | None = None,
     ) -> None:
+        self.faults = faults or FaultRun(scenario, target, routes=Routes.direct(target.url))
         self.on_send = on_send
         self.scenario = scenario
         self.target = target
         self.http = http
         self.on_progress = on_progress
-        self.sender = ProcessSender(http, target.url + scenario.backend.webhook_path)
+        webhook_url = self.faults.webhook_url or target.url
+        self.sender = ProcessSender(http, webhook_url + scenario.backend.webhook_path)
         self.processes = 1
         self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
@@ -177,10 +186,10 @@ class _Run:
         )
 
     def _listeners(self, prepared: Prepared) -> ClientProcesses:
-        url = self.target.url
+        url, routes = self.target.url, self.faults.routes
         if self.processes == 1:
-            return InProcess(ClientShare(self.scenario, url, prepared, self.http))
-        return ChildProcesses(self.scenario, url, prepared, self.processes)
+            return InProcess(ClientShare(self.scenario, url, prepared, self.http, routes=routes))
+        return ChildProcesses(self.scenario, url, prepared, self.processes, routes)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -217,7 +226,12 @@ class _Run:
         if missing:
             self.warnings.append(missing)
         self.phase = "sending"
-        await self.sender.run(plan, start, on_schedule)
+        faulting = asyncio.create_task(self.faults.play(start))
+        try:
+            await self.sender.run(plan, start, on_schedule)
+            await faulting
+        finally:
+            faulting.cancel()
         self.phase = "draining"
         await listeners.drain(drain_time(scenario))
         window_end = time.time()
@@ -252,6 +266,7 @@ class _Run:
             groups=groups,
             saturation=saturation,
             server=backends.counter_deltas(server_before, server_after) if server_after else None,
+            faults=self.faults.windows(window_start),
             warnings=self.warnings,
         )
 

@@ -23,6 +23,7 @@ from wasim.bench.results import ProcessLoad
 from wasim.bench.saturation import Monitor
 from wasim.bench.scenario import Scenario
 from wasim.errors import WasimError
+from wasim.faults.routes import Routes
 from wasim.transports.base import Listener, Received, StateChange
 
 
@@ -55,9 +56,11 @@ class ClientShare:
         http: httpx.AsyncClient,
         part: int = 0,
         parts: int = 1,
+        routes: Routes | None = None,
     ) -> None:
         self.scenario = scenario
         self.base_url = base_url
+        self.routes = routes
         self.prepared = prepared
         self.http = http
         self.part, self.parts = part, parts
@@ -82,6 +85,7 @@ class ClientShare:
                 self.http,
                 self.part,
                 self.parts,
+                self.routes,
             )
         self.monitor.clients = len(self.clients)
         await asyncio.gather(*(self._open(client) for client in self.clients))
