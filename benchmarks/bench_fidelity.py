@@ -20,7 +20,7 @@ one after them (during the warm-up); the reference time of a message is the midp
 
 Where the minimal client runs (`--where`):
 - `loop` (default): in the bench's own event loop, which holds nothing but listeners now that
-  the webhook sender runs in a child process (`ProcessSender`). Both sides then wake, read and
+  the webhook sender runs in a child process (wasim.send.fleet). Both sides then wake, read and
   decode under the same conditions, so what differs is only what this check is about: the
   bench's path from frame to figure (timestamp, correlation by message id, warm-up cut,
   histogram). In one loop the fan-out steps add up evenly, so the bracket cancels them.

@@ -9,11 +9,12 @@ import socketio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.types import ASGIApp
 
-from mock_backend import api, sio, streams, webhook
+from mock_backend import api, inbox, origins, sio, streams, webhook
 from mock_backend.db import Transactions, create_tables, make_engine
 from mock_backend.fanout import RedisHub
 from mock_backend.hub import Hub
@@ -37,6 +38,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     metrics = Metrics()
     engine = make_engine(settings.database_url, metrics.queries.inc)
     server = sio.make_server(settings)
+    # The inbox page at `/` opens Socket.IO from the backend's own origin.
+    server.eio.cors_allowed_origins = lambda origin, environ: origins.allowed(
+        origin, environ.get("HTTP_HOST"), environ.get("wsgi.url_scheme", "http"), settings
+    )
     hub = (
         RedisHub(server, settings, metrics, engine, settings.redis_url)
         if settings.redis_url
@@ -58,7 +63,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             await hub.stop()
             await engine.dispose()
 
-    app = FastAPI(title="wasim mock backend", version="0.1.0", lifespan=lifespan)
+    # /docs with Swagger UI's files served from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(title="wasim mock backend", version="0.1.0", lifespan=lifespan)
     app.state.backend = backend
     app.add_middleware(
         CORSMiddleware,
@@ -69,6 +75,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         expose_headers=["ETag"],
     )
     _routes(app, settings)
+    inbox.install(app)
     sio.install_handlers(backend)
     asgi: ASGIApp = socketio.ASGIApp(server, app, socketio_path=settings.socketio_path)
     asgi = SendDeadline(PollingLimit(asgi, settings), settings, metrics)

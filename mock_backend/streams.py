@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from mock_backend import origins
 from mock_backend.auth import Identity, Refused, authenticate, bearer
 from mock_backend.hub import Subscription
 from mock_backend.limits import Full, dropper
@@ -127,7 +128,9 @@ async def websocket(ws: WebSocket) -> None:
     label = "origin"
     try:
         # Browsers send Origin and let any page open a WebSocket: check it as CORS would.
-        if origin is not None and origin not in backend.settings.origins:
+        scheme = "https" if ws.url.scheme == "wss" else "http"
+        host = ws.headers.get("host")
+        if origin is not None and not origins.allowed(origin, host, scheme, backend.settings):
             raise Refused(f"origin {origin} not allowed")
         label = "token"
         identity = authenticate(token, backend.settings)

@@ -14,11 +14,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser import chromium_path
 from foreign_backend import create_foreign_app
 from helpers import REQUIRE_SERVICES, Receiver, plain_receiver
 
 from mock_backend import Settings, create_app
-from wasim.server import ServerThread
+from wasim.server import ServerThread, spawn_backend
 from wasim.tokens import mint_token
 
 POSTGRES_URL = os.environ.get(
@@ -171,6 +172,34 @@ def node() -> str:
             if done.returncode != 0:
                 pytest.fail(f"npm ci --prefix tests/node failed: {done.stderr.strip()}")
     return node
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, headless; skipped (failed in CI) without it."""
+    found = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        found, missing = None, "the playwright package is not installed"
+    else:
+        missing = "no Chromium found (apt-get install -y chromium)"
+    if found is None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"the browser tests cannot run: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=found, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`wasim serve` as a user runs it, in a child process on a free port, with a fresh SQLite."""
+    backend = spawn_backend("--database-url", f"sqlite+aiosqlite:///{tmp_path / 'served.db'}")
+    yield backend.url
+    backend.stop()
 
 
 @pytest.fixture

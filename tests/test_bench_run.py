@@ -83,7 +83,7 @@ def test_bench_writes_junit_markdown_html_and_step_summary(
         tmp_path,
         tiny(backend_url, *thresholds),
         *("--junit", str(tmp_path / "b.xml"), "--markdown", str(tmp_path / "b.md")),
-        *("--html", str(tmp_path / "b.html")),
+        *("--html", str(tmp_path / "b.html"), "--png", str(tmp_path / "b.png")),
     )
     cases = [case for suite in JUnitXml.fromfile(str(tmp_path / "b.xml")) for case in suite]
     assert code == 1
@@ -94,6 +94,8 @@ def test_bench_writes_junit_markdown_html_and_step_summary(
     assert "| requests/user/hour |" in (tmp_path / "b.md").read_text()
     assert summary.read_text() == (tmp_path / "b.md").read_text()
     assert (tmp_path / "b.html").read_text().count("<svg") == 4
+    assert "FAIL: 1 check(s) failed" in (tmp_path / "b.html").read_text()
+    assert (tmp_path / "b.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_bench_json_output_follows_the_schema(tmp_path: Path, backend_url: str) -> None:

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from wasim.bench import load, loads
 from wasim.bench.baseline import compare, load_baseline
 from wasim.bench.loader import apply_overrides
+from wasim.bench.measure import plan_traffic
 from wasim.bench.runner import run_seed
 from wasim.bench.thresholds import evaluate, parse_threshold
-from wasim.bench.traffic import plan_traffic
 from wasim.cli._app import app
 from wasim.errors import ConfigError
 

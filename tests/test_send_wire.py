@@ -14,7 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from wasim.payloads import PayloadFactory
-from wasim.send import PlanSpec, SendReport, Target, build_plan, send_plan, send_split
+from wasim.send import (
+    PlanSpec,
+    SendReport,
+    Target,
+    build_plan,
+    retry_profile,
+    send_plan,
+    send_split,
+)
 from wasim.send.wire import Wire
 from wasim.server import ServerThread
 
@@ -106,3 +114,14 @@ async def test_send_report_survives_encoding(bodies: tuple[str, list[bytes]]) ->
     report = await send_plan(Target(url=url, webhook_path="/hook"), plan)
     again = SendReport.decode(report.encode())
     assert again.as_dict() == report.as_dict()
+
+
+async def test_send_split_children_retry_with_the_profile_given(
+    bodies: tuple[str, list[bytes]],
+) -> None:
+    url, received = bodies
+    plan = build_plan(PayloadFactory(seed=7), PlanSpec(count=3, rate=300), SECRET)
+    target = Target(url=url, webhook_path="/missing")  # 404: every attempt fails
+    report = await send_split(target, plan, 1, retry=retry_profile("fast", time_scale=1000))
+    assert report.sent == 3 and report.retries == 3 * 7 and report.codes == {"404": 3}
+    assert received == []

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from wasim.errors import ConfigError, TargetError
 from wasim.server import serve, url_of
+from wasim.workers import run_fast
 
 if TYPE_CHECKING:
     from mock_backend import Settings
@@ -77,12 +78,7 @@ def _worker(spec: WorkerSpec, ready: Connection) -> None:
         ready.close()
 
     coro = serve(app, sock, log_level=spec.log_level, on_ready=announce, gc_freeze=spec.gc_freeze)
-    try:
-        import uvloop
-    except ImportError:  # no uvloop on Windows
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+    run_fast(coro)
 
 
 def _die_with_parent() -> None:

@@ -13,11 +13,13 @@ import json
 import math
 import os
 import sys
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from wasim import errors
 from wasim.errors import WasimError
 
+T = TypeVar("T")
 CLIENTS_PER_PROCESS = 1000  # one process holds this many comfortably (benchmarks/listen.py)
 
 
@@ -65,3 +67,12 @@ def error_from(record: dict[str, Any], default: str = "a child process failed") 
     if not (isinstance(cls, type) and issubclass(cls, WasimError)):
         cls = WasimError
     return cls(record.get("message", default))
+
+
+def run_fast(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a child's `coro` on uvloop when it is installed (it is not on Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,9 +24,11 @@ from pydantic import BaseModel, Field
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
 from wasim.bench.results import ExpectedLatency, GroupResult, Missing
-from wasim.bench.scenario import POLL_KINDS, ClientGroup
-from wasim.bench.traffic import Planned
+from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
+from wasim.bench.timeline import Point, decimate, relative
 from wasim.correlate import Matcher, leaf_keys
+from wasim.payloads import PayloadFactory
+from wasim.send.plan import Delivery, PlanSpec, build_plan
 from wasim.stats import LatencyHistogram
 from wasim.transports.base import Received
 
@@ -40,21 +43,43 @@ class Sent:
     marker: str = ""
 
 
+def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Delivery]:
+    """The run's POSTs, each noting the phone and marker of its messages; `seed` (else the
+    scenario's) makes the ids, texts and markers."""
+    traffic = scenario.traffic
+    spec = PlanSpec(
+        mix=traffic.mix,
+        count=max(1, traffic.messages // traffic.batch),
+        rate=traffic.rate / traffic.batch,
+        batch=traffic.batch,
+        duplicates=traffic.duplicates,
+        phones=phones,
+        style="meta" if traffic.meta_style else "plain",
+        senders=True,
+    )
+    factory = PayloadFactory(
+        seed=seed if seed is not None else traffic.seed,
+        clock=time.time,
+        markers=scenario.match.marker,
+    )
+    return build_plan(factory, spec, scenario.backend.app_secret)
+
+
 def schedule(
-    plan: Iterable[Planned], owners: dict[str, str], start: float, warmup: float
+    plan: Iterable[Delivery], owners: dict[str, str], start: float, warmup: float
 ) -> list[Sent]:
     """Every message of the plan with its scheduled send time (duplicates re-send, so they
     add nothing) and whether it falls in the measured window (after the warm-up)."""
     window_start = start + warmup
     sent: list[Sent] = []
-    for planned in plan:
-        if planned.delivery.duplicate:
+    for delivery in plan:
+        if delivery.duplicate:
             continue
-        scheduled_at = start + planned.delivery.at
-        for wamid, phone in planned.senders.items():
+        scheduled_at = start + delivery.at
+        for wamid, phone in delivery.senders.items():
             user = owners.get(phone, "")
             measured = scheduled_at >= window_start
-            marker = planned.markers.get(wamid, "")
+            marker = delivery.markers.get(wamid, "")
             sent.append(Sent(wamid, user, scheduled_at, measured, phone, marker))
     return sent
 
@@ -65,11 +90,19 @@ class GroupPart(BaseModel):
 
     result: GroupResult
     client_means: list[float] = Field(default_factory=list)
+    points: list[Point] = Field(
+        default_factory=list, description="(scheduled Unix time, latency ms), decimated"
+    )
 
 
-def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
-    """One group's figures over every process, for the run's measured window."""
+def merge_parts(
+    parts: list[GroupPart], window_s: float, window_start: float | None = None
+) -> GroupResult:
+    """One group's figures over every process, for the run's measured window (which opened
+    at `window_start`, the origin of the latency timeline; else its first message)."""
     first = parts[0].result
+    points = decimate(point for part in parts for point in part.points)
+    origin = window_start if window_start is not None else min((t for t, _ in points), default=0)
     histogram = LatencyHistogram()
     per_user: dict[str, dict[str, int]] = {}
     for part in parts:
@@ -123,6 +156,7 @@ def merge_parts(parts: list[GroupPart], window_s: float) -> GroupResult:
         },
         failed_clients=total("failed_clients"),
         failure=next((part.result.failure for part in parts if part.result.failure), ""),
+        timeline=relative(points, origin),
     )
 
 
@@ -236,6 +270,7 @@ class Collector:
             if client.visible:
                 by_user.setdefault(client.user, []).append(client)
         per_client: dict[str, list[float]] = {}
+        points: list[Point] = []
         matched_by: dict[str, int] = {}
         for sent in self.measured():
             for client in by_user.get(sent.user, []):
@@ -252,6 +287,7 @@ class Collector:
                     matched_by[name] = matched_by.get(name, 0) + 1
                 histogram.record(max(at - sent.scheduled_at, 0.0))
                 per_client.setdefault(client.id, []).append(max(at - sent.scheduled_at, 0.0))
+                points.append((sent.scheduled_at, max(at - sent.scheduled_at, 0.0) * 1000.0))
         totals = dict.fromkeys(COUNTERS, 0)
         connect_requests = connect_bytes = 0
         per_user: dict[str, dict[str, int]] = {}
@@ -300,7 +336,7 @@ class Collector:
         )
         means = [sum(values) / len(values) for values in per_client.values() if values]
         result.latency_mean_se_ms = _clustered_se(means) * 1000.0
-        return GroupPart(result=result, client_means=means)
+        return GroupPart(result=result, client_means=means, points=decimate(points))
 
 
 def _clustered_se(means: list[float]) -> float:

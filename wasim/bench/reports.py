@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from wasim.bench import html, matrix
+from wasim.bench.png import write_png
 from wasim.bench.results import BenchResult
 from wasim.errors import ConfigError
 
@@ -97,6 +98,7 @@ def write_reports(
     junit_file: Path | None = None,
     markdown_file: Path | None = None,
     html_file: Path | None = None,
+    png_file: Path | None = None,
 ) -> None:
     """Write the requested files; append the Markdown to $GITHUB_STEP_SUMMARY when it is set."""
     if json_file is not None:
@@ -107,6 +109,8 @@ def write_reports(
         write(markdown_file, markdown(result))
     if html_file is not None:
         write(html_file, html.document(result))
+    if png_file is not None:
+        write_png(result, png_file)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -17,7 +17,7 @@ import httpx
 
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
-from wasim.bench.measure import matching_warnings, merge_parts, schedule
+from wasim.bench.measure import matching_warnings, merge_parts, plan_traffic, schedule
 from wasim.bench.prepare import Prepared, set_up
 from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
 from wasim.bench.saturation import MachineMonitor, assess
@@ -25,12 +25,15 @@ from wasim.bench.scenario import Scenario
 from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_client
 from wasim.bench.spread import ChildProcesses
 from wasim.bench.thresholds import evaluate, parse_threshold
-from wasim.bench.traffic import Planned, ProcessSender, plan_traffic
 from wasim.errors import TargetError
 from wasim.faults.injector import FaultRun, open_faults
 from wasim.faults.routes import Routes
+from wasim.send.fleet import SendProcesses
+from wasim.send.retry import RetryProfile
+from wasim.send.sender import Target
 
 LEAD = 0.2  # seconds between the plan being ready and its first POST
+SEND_TIMEOUT_S = 60.0  # a saturated backend answers late: that is latency, not a lost POST
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,15 @@ async def run_bench(
     max_regression: float = 0.2,
     on_send: SendCallback | None = None,
     processes: int | None = None,
+    retry: RetryProfile | None = None,
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
     `processes` overrides the scenario's `[load] processes` (how many listener processes hold
-    the clients). `on_send(wamid, scheduled_at, measured)` sees each message as it is
-    scheduled (`measured`: after the warm-up), e.g. for an independent client to measure the
-    same traffic (benchmarks/bench_fidelity.py).
+    the clients). `on_send(wamid, scheduled_at, measured)` sees each message of the schedule
+    just before the traffic starts (`measured`: after the warm-up), e.g. for an independent
+    client to measure the same traffic (benchmarks/bench_fidelity.py). `retry` makes the
+    webhooks retried as Meta would (send's profiles, `retry_profile(name, time_scale)`).
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
@@ -84,7 +89,8 @@ async def run_bench(
         open_faults(scenario, target) as faults,
         http_client() as http,
     ):
-        run = _Run(scenario, target, http, on_progress, on_send, faults)
+        retry = retry or faults.retry()
+        run = _Run(scenario, target, http, on_progress, on_send, retry, faults)
         run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
@@ -138,6 +144,7 @@ class _Run:
         http: httpx.AsyncClient,
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
+        retry: RetryProfile | None = None,
         faults: FaultRun | None = None,
     ) -> None:
         self.faults = faults or FaultRun(scenario, target, routes=Routes.direct(target.url))
@@ -146,8 +153,8 @@ class _Run:
         self.target = target
         self.http = http
         self.on_progress = on_progress
-        webhook_url = self.faults.webhook_url or target.url
-        self.sender = ProcessSender(http, webhook_url + scenario.backend.webhook_path)
+        webhook_url = (self.faults.webhook_url or target.url) + scenario.backend.webhook_path
+        self.sender = SendProcesses(Target(webhook_url, timeout=SEND_TIMEOUT_S), retry=retry)
         self.processes = 1
         self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
@@ -162,10 +169,9 @@ class _Run:
             code = self.target.exited()
             if code is not None:
                 raise TargetError(f"the bundled backend exited mid-run (exit code {code})")
-            if self.sender.broken:
+            if (error := self.sender.stalled()) is not None:
                 raise TargetError(
-                    f"the backend at {self.target.url} stopped answering mid-run: "
-                    f"{self.sender.last_error}"
+                    f"the backend at {self.target.url} stopped answering mid-run: {error}"
                 )
             self._report()
 
@@ -179,7 +185,7 @@ class _Run:
                 self.phase,
                 time.time() - self.started,
                 total,
-                self.sender.posts,
+                self.sender.sent,
                 self.planned,
                 self.listeners.delivered if self.listeners is not None else 0,
             )
@@ -206,17 +212,15 @@ class _Run:
         phones = [c.phone for cs in prepared.contacts.values() for c in cs]
         plan = plan_traffic(scenario, phones, seed)
         self.planned = len(plan)
+        await self.sender.deal(plan)
         start = time.time() + LEAD
         window_start = start + scenario.traffic.warmup
         self.started = start
         messages = schedule(plan, prepared.owner_of(), start, scenario.traffic.warmup)
         await listeners.begin(start, messages)
-
-        def on_schedule(planned: Planned, scheduled_at: float) -> None:
-            if planned.delivery.duplicate or self.on_send is None:
-                return
-            for wamid in planned.senders:
-                self.on_send(wamid, scheduled_at, scheduled_at >= window_start)
+        if self.on_send is not None:
+            for message in messages:
+                self.on_send(message.wamid, message.scheduled_at, message.measured)
 
         machine = MachineMonitor()
         machine.start()
@@ -228,7 +232,7 @@ class _Run:
         self.phase = "sending"
         faulting = asyncio.create_task(self.faults.play(start))
         try:
-            await self.sender.run(plan, start, on_schedule)
+            sent = await self.sender.run(start)
             await faulting
         finally:
             faulting.cancel()
@@ -241,7 +245,7 @@ class _Run:
         self.phase = "closing"
         window = max(window_end - window_start, 1e-6)
         groups = [
-            merge_parts([report.groups[index] for report in reports], window)
+            merge_parts([report.groups[index] for report in reports], window, window_start)
             for index in range(len(scenario.clients))
         ]
         for report in reports:
@@ -258,9 +262,9 @@ class _Run:
             traffic=TrafficSummary(
                 messages=len(distinct),
                 measured=sum(1 for sent in distinct.values() if sent.measured),
-                posts=self.sender.posts,
-                duplicates=self.sender.duplicates,
-                send_errors=self.sender.errors,
+                posts=sent.sent,
+                duplicates=sent.duplicates,
+                send_errors=sent.sent - sent.codes["200"],
                 rate=scenario.traffic.rate,
             ),
             groups=groups,

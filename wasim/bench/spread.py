@@ -12,7 +12,7 @@ next steps, so every process measures against the same schedule and the same win
     child -> parent   ready {clients} | progress {delivered} | drained | result {ShareReport}
                       | error {error, message}
 
-The webhook sender stays in its own process (`ProcessSender`); the parent fixes the start once
+The webhook sender stays in its own process (wasim.send.fleet); the parent fixes the start once
 every child is connected and hands each the whole schedule, so no send time is relayed live.
 """
 

@@ -13,6 +13,7 @@ from wasim.bench import Progress as BenchProgress
 from wasim.bench import load, render_result, run_bench, write_reports
 from wasim.bench.baseline import load_baseline
 from wasim.bench.loader import apply_overrides
+from wasim.bench.png import check_available
 from wasim.bench.runner import ProgressCallback
 from wasim.bench.thresholds import parse_percentage
 from wasim.cli._app import Command, app, console, err_console, fail, run
@@ -35,6 +36,10 @@ def bench_command(
     ] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    png: Annotated[
+        Path | None,
+        typer.Option(help="Write the report's latency CDF as a PNG (needs the png extra)."),
+    ] = None,
     baseline: Annotated[
         Path | None, typer.Option(help="An earlier --json result to compare against.")
     ] = None,
@@ -82,6 +87,8 @@ def bench_command(
         )
         allowance = parse_percentage(max_regression)
         old = load_baseline(baseline) if baseline is not None else None
+        if png is not None:
+            check_available()
     except ConfigError as exc:
         # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
         fail(escape(str(exc)), exc.exit_code)
@@ -99,7 +106,12 @@ def bench_command(
         )
     try:
         write_reports(
-            result, json_file=json_file, junit_file=junit, markdown_file=markdown, html_file=html
+            result,
+            json_file=json_file,
+            junit_file=junit,
+            markdown_file=markdown,
+            html_file=html,
+            png_file=png,
         )
     except ConfigError as exc:
         fail(str(exc), exc.exit_code)

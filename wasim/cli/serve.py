@@ -179,6 +179,7 @@ def serve_command(
             console.print(f"{'database':>13}: {_redact(database_url)}", highlight=False)
             console.print(f"{'default owner':>13}: {default_owner}", highlight=False)
             console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
+            console.print(f"{'inbox':>13}: {url}/ (API docs at {url}/docs)", highlight=False)
             if pids:
                 shown = ", ".join(map(str, pids))
                 console.print(f"{'workers':>13}: {len(pids)} (pids {shown})", highlight=False)

@@ -25,6 +25,7 @@ from wasim.bench.scenario import Fault, Scenario
 from wasim.errors import TargetError
 from wasim.faults.proxy import HEALTHY, FaultProxy, Impairment
 from wasim.faults.routes import Routes, lane_names, lanes_for
+from wasim.send.retry import RetryProfile, retry_profile
 from wasim.server import spawn_backend
 
 READY_TIMEOUT = 60.0  # seconds a restarted backend has to accept connections again
@@ -86,6 +87,12 @@ class FaultRun:
     webhook_url: str = ""
     happened: list[Happened] = field(default_factory=list)
     active: list[int] = field(default_factory=list)
+
+    def retry(self) -> RetryProfile | None:
+        """Webhooks that hit a restarting backend are retried as Meta does (send's `fast`
+        profile: 1, 2, 4 … s), else they would be lost before any client could miss them."""
+        restarts = any(fault.kind == "restart" for fault in self.scenario.faults)
+        return retry_profile("fast") if restarts else None
 
     def windows(self, window_start: float) -> list[FaultWindow]:
         """What happened, in seconds after the measured window opened, in order of start."""

@@ -1,7 +1,7 @@
 """Sending webhooks like Meta: bytes, signatures, an open-model schedule, retries, replay."""
 
 from wasim.send.encoding import SIGNATURE_HEADER, SignMode, Style, encode, signature, signed_request
-from wasim.send.fleet import send_split
+from wasim.send.fleet import SendProcesses, send_split
 from wasim.send.plan import Delivery, PlanSpec, build_plan, parse_mix, prepare
 from wasim.send.record import load, record
 from wasim.send.report import SendReport, SendResult
@@ -14,6 +14,7 @@ __all__ = [
     "Delivery",
     "PlanSpec",
     "RetryProfile",
+    "SendProcesses",
     "SendReport",
     "SendResult",
     "SignMode",

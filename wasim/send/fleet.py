@@ -1,47 +1,228 @@
-"""One schedule over several processes: each sends every N-th POST at the same instants.
+"""Sending from child processes: each runs `send_plan` on its share of one schedule.
 
-One Python process tops out at one core. With `processes=N` the plan is dealt round-robin to
-N children (or, from a `Recipe`, each child builds its own N-th of it), which start together at
-one wall-clock instant, keep every POST's scheduled time, and send back their reports
-(histograms encoded), merged here into one.
+One Python process tops out at one core. `SendProcesses` starts N children (`python -m
+wasim.send.child`, through wasim.workers), deals each its share (of a `Recipe`, which the child
+builds as it sends, or every N-th delivery of a list), starts them together at one wall-clock
+instant so every POST keeps its scheduled time, and merges their reports. `wasim bench` sends
+from one child: the POSTs' answers then never wait in its listeners' event loop, where they
+would delay the receive timestamps (benchmarks/bench_fidelity.py).
+
+    parent -> child   job {target, concurrency, retry, ledger}
+                      plan {plan: a pickled Recipe or list of deliveries, base64}
+                      start {start_at}
+    child -> parent   ready | progress {sent, answered, unreachable, error} | report {SendReport}
+                      | error {error, message}
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import multiprocessing
-import os
+import dataclasses
+import json
+import pickle
 import signal
 import time
-from collections.abc import Coroutine, Sequence
-from multiprocessing.connection import Connection
-from multiprocessing.connection import wait as wait_for_pipes
-from multiprocessing.sharedctypes import Synchronized
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from wasim.errors import ConfigError, TargetError
-from wasim.ledger import LedgerWriter
+from wasim.errors import ConfigError, TargetError, WasimError
 from wasim.send.plan import Delivery, Recipe
 from wasim.send.report import SendReport
 from wasim.send.retry import RetryProfile
-from wasim.send.sender import OnProgress, Target, send_plan
+from wasim.send.sender import OnProgress, Target
+from wasim.workers import error_from, spawn_child
 
-T = TypeVar("T")
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
-GROUP_SIGNAL_S = 1.0  # how long the children may take to answer a Ctrl-C they got themselves
 INTERRUPT_WAIT_S = 5.0  # how long an interrupted parent waits for the children's reports
-_POLL_S = 0.05
+STALLED_AFTER = 3  # POSTs in a row that got no answer: the target has gone away
+PROGRESS_EVERY_S = 0.1
 
 
-def run_fast(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on uvloop when it is installed (it is not on Windows), else on asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+def encode_job(
+    target: Target, concurrency: int, retry: RetryProfile | None, ledger: Path | None
+) -> dict[str, Any]:
+    return {
+        "target": dataclasses.asdict(target),
+        "concurrency": concurrency,
+        "retry": dataclasses.asdict(retry) if retry is not None else None,
+        "ledger": str(ledger) if ledger is not None else None,
+    }
+
+
+def encode_plan(plan: Sequence[Delivery] | Recipe) -> str:
+    # The child runs this same code: pickle carries a Recipe or deliveries as they are.
+    return base64.b64encode(pickle.dumps(plan, pickle.HIGHEST_PROTOCOL)).decode("ascii")
+
+
+def decode_plan(text: str) -> list[Delivery] | Recipe:
+    plan: list[Delivery] | Recipe = pickle.loads(base64.b64decode(text))
+    return plan
+
+
+class _Child:
+    """One sending process and what it has reported so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.ready = asyncio.Event()
+        self.progress: dict[str, Any] = {}
+        self.report: SendReport | None = None
+        self.error: WasimError | None = None
+        self.reader = asyncio.create_task(self._read())
+
+    @property
+    def sent(self) -> int:
+        return self.report.sent if self.report is not None else int(self.progress.get("sent", 0))
+
+    def send(self, record: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(json.dumps(record).encode() + b"\n")
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            async for line in self.process.stdout:
+                record = json.loads(line)
+                kind = record.pop("type", None)
+                if kind == "ready":
+                    self.ready.set()
+                elif kind == "progress":
+                    self.progress = record
+                elif kind == "report":
+                    self.report = SendReport.decode(record)
+                elif kind == "error":
+                    self.error = error_from(record, "a sending process failed")
+        finally:
+            self.ready.set()
+
+    def failure(self) -> WasimError | None:
+        """Why this child has no report, once it has ended without one."""
+        if self.error is not None or self.report is not None:
+            return self.error
+        return TargetError(f"a sending process died (exit code {self.process.returncode})")
+
+
+class SendProcesses:
+    """`send_plan` in `processes` child processes, `concurrency` POSTs in flight in each.
+
+    `open` starts the children (early, so their start-up is over before the schedule's),
+    `deal` hands out the plan, `run` starts them at one instant and merges their reports;
+    `close` ends whatever is left. With `ledger`, each child appends its own POSTs' lines
+    there (see wasim.ledger).
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        processes: int = 1,
+        *,
+        concurrency: int = 256,
+        retry: RetryProfile | None = None,
+        ledger: Path | None = None,
+    ) -> None:
+        if processes < 1:
+            raise ConfigError("--processes must be at least 1")
+        self.job = encode_job(target, concurrency, retry, ledger)
+        self.processes = processes
+        self.children: list[_Child] = []
+
+    @property
+    def sent(self) -> int:
+        """Planned POSTs done (after their last attempt) so far, over every child."""
+        return sum(child.sent for child in self.children)
+
+    def stalled(self) -> str | None:
+        """The error, once a child's last STALLED_AFTER POSTs got no answer at all."""
+        for child in self.children:
+            if child.progress.get("unreachable", 0) >= STALLED_AFTER:
+                return str(child.progress.get("error"))
+        return None
+
+    async def open(self) -> None:
+        while len(self.children) < self.processes:
+            process = await spawn_child("wasim.send.child", self.job, keep_stdin=True)
+            self.children.append(_Child(process))
+
+    async def deal(self, plan: Sequence[Delivery] | Recipe) -> None:
+        """Give each child its share and return once each holds it (or raise why not)."""
+        await self.open()
+        count = len(self.children)
+        if isinstance(plan, Recipe):
+            shares: Sequence[Sequence[Delivery] | Recipe] = plan.split(count)
+        else:
+            shares = [plan[k::count] for k in range(count)]
+        for child, share in zip(self.children, shares, strict=True):
+            child.send({"type": "plan", "plan": encode_plan(share)})
+        for child in self.children:
+            await child.ready.wait()
+            if child.reader.done() and (failure := child.failure()) is not None:
+                raise failure
+
+    async def run(
+        self,
+        start_at: float | None = None,
+        on_progress: OnProgress | None = None,
+        report: SendReport | None = None,
+    ) -> SendReport:
+        """Start the dealt plan at `start_at` (`time.time()`; by default in START_MARGIN_S)
+        and return the merged report. `report`, when given, is filled in place; cancelled
+        (Ctrl-C), the children are interrupted and what they sent is merged into it."""
+        report = report if report is not None else SendReport()
+        start_at = start_at if start_at is not None else time.time() + START_MARGIN_S
+        for child in self.children:
+            child.send({"type": "start", "start_at": start_at})
+        readers = {child.reader for child in self.children}
+        try:
+            while readers:
+                if on_progress is not None:
+                    on_progress(self.sent)
+                _, readers = await asyncio.wait(readers, timeout=PROGRESS_EVERY_S)
+        except asyncio.CancelledError:
+            # Collecting the children's reports takes a moment: a second Ctrl-C must not cut
+            # it short with a traceback.
+            with contextlib.suppress(ValueError):  # not the main thread: nothing to protect
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for child in self.children:
+                if child.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.send_signal(signal.SIGINT)
+            await asyncio.wait({child.reader for child in self.children}, timeout=INTERRUPT_WAIT_S)
+            report.interrupted = True
+            self._merge(report)
+            raise
+        for child in self.children:
+            await child.process.wait()
+            if (failure := child.failure()) is not None:
+                raise failure
+        self._merge(report)
+        if on_progress is not None:
+            on_progress(report.sent)
+        return report
+
+    def _merge(self, report: SendReport) -> None:
+        for child in self.children:
+            if child.report is not None:
+                report.merge(child.report)
+
+    async def close(self) -> None:
+        """End the children: those that reported by themselves, any other killed."""
+        for child in self.children:
+            if child.process.stdin is not None:
+                child.process.stdin.close()
+            if not child.reader.done() and child.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+        for child in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                await child.process.wait()
+            child.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await child.reader
+        self.children = []
 
 
 async def send_split(
@@ -55,143 +236,10 @@ async def send_split(
     ledger: Path | None = None,
     report: SendReport | None = None,
 ) -> SendReport:
-    """Send `plan` from `processes` child processes, `concurrency` POSTs in flight in each.
-
-    `plan` is a list of deliveries, dealt round-robin and shipped to the children, or a
-    `Recipe`, split into one share per child, each built by its own builder process as it is
-    sent (memory stays flat at any rate and duration). With `ledger`, each child appends its
-    own POSTs' lines there (see wasim.ledger). `report`, when given, is filled in place; when
-    the run is cancelled (Ctrl-C) the children are interrupted too and their reports of what
-    they sent merged into it.
-    """
-    if processes < 1:
-        raise ConfigError("--processes must be at least 1")
-    report = report if report is not None else SendReport()
-    context = multiprocessing.get_context("spawn")  # no fork of a running event loop
-    children = []
-    for _ in range(processes):
-        ours, theirs = context.Pipe()
-        done = context.Value("q", 0, lock=False)
-        process = context.Process(
-            target=_child, args=(target, concurrency, retry, theirs, done, ledger), daemon=True
-        )
-        process.start()
-        theirs.close()
-        children.append((process, ours, done))
-    collected: set[int] = set()
+    """Send `plan` from `processes` child processes (see `SendProcesses`)."""
+    fleet = SendProcesses(target, processes, concurrency=concurrency, retry=retry, ledger=ledger)
     try:
-        if isinstance(plan, Recipe):
-            shares: list[Recipe] | list[list[Delivery]] = plan.split(processes)
-        else:
-            shares = [list(plan[k::processes]) for k in range(processes)]
-        for share, (_, pipe, _) in zip(shares, children, strict=True):
-            pipe.send(share)
-        for _, pipe, _ in children:
-            await _receive(pipe)  # "ready": the share arrived and was unpickled
-        start_at = time.time() + START_MARGIN_S
-        for _, pipe, _ in children:
-            pipe.send(start_at)
-        for k, (process, pipe, _) in enumerate(children):
-            while not pipe.poll():
-                if on_progress is not None:
-                    on_progress(sum(int(done.value) for _, _, done in children))
-                if not process.is_alive() and not pipe.poll():
-                    raise TargetError(f"a sending process died (exit code {process.exitcode})")
-                await asyncio.sleep(_POLL_S)
-            report.merge(SendReport.decode(await _receive(pipe)))
-            collected.add(k)
-        if on_progress is not None:
-            on_progress(report.sent)
-        return report
-    except asyncio.CancelledError:
-        # Collecting the children's reports takes a moment: a second Ctrl-C must not cut it
-        # short with a traceback (the children do the same).
-        with contextlib.suppress(ValueError):  # not the main thread: nothing to protect
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _interrupt([c for k, c in enumerate(children) if k not in collected], report)
-        raise
+        await fleet.deal(plan)
+        return await fleet.run(on_progress=on_progress, report=report)
     finally:
-        for process, pipe, _ in children:
-            pipe.close()
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-
-
-def _interrupt(children: list[tuple[Any, Connection, Any]], report: SendReport) -> None:
-    """Interrupt the children still sending and merge the reports they send back."""
-    report.interrupted = True
-    # A terminal's Ctrl-C reached the children too (one process group) and they are reporting;
-    # a second SIGINT would make asyncio raise KeyboardInterrupt anywhere in them. So only the
-    # children still silent after a moment (the parent alone was signalled) are interrupted.
-    pending = [pipe for _, pipe, _ in children]
-    settle = time.monotonic() + GROUP_SIGNAL_S
-    while pending and (left := settle - time.monotonic()) > 0:
-        answered = wait_for_pipes(pending, timeout=left)
-        pending = [pipe for pipe in pending if pipe not in answered]
-    for process, pipe, _ in children:
-        if process.is_alive() and not pipe.poll() and os.name == "posix":
-            os.kill(process.pid, signal.SIGINT)
-    deadline = time.monotonic() + INTERRUPT_WAIT_S
-    for _, pipe, _ in children:
-        try:
-            if pipe.poll(max(deadline - time.monotonic(), 0.0)):
-                message = pipe.recv()
-                if isinstance(message, dict):
-                    report.merge(SendReport.decode(message))
-        except (EOFError, OSError):
-            continue
-
-
-async def _receive(pipe: Connection) -> Any:
-    while not pipe.poll():
-        await asyncio.sleep(_POLL_S)
-    message = pipe.recv()
-    if isinstance(message, BaseException):
-        raise message
-    return message
-
-
-def _child(
-    target: Target,
-    concurrency: int,
-    retry: RetryProfile | None,
-    pipe: Connection,
-    done: Synchronized[int],
-    ledger: Path | None,
-) -> None:
-    writer = LedgerWriter(ledger, announce=False) if ledger is not None else None
-    report = SendReport()
-    try:
-        plan: list[Delivery] | Recipe = pipe.recv()
-        pipe.send("ready")
-        start_at: float = pipe.recv()
-
-        def progress(count: int) -> None:
-            done.value = count
-
-        run_fast(
-            send_plan(
-                target,
-                plan,
-                concurrency=concurrency,
-                retry=retry,
-                on_progress=progress,
-                start_at=start_at,
-                ledger=writer,
-                report=report,
-            )
-        )
-        pipe.send(report.encode())
-    except KeyboardInterrupt:
-        # The parent asked (or the terminal's Ctrl-C reached the whole group): report what
-        # was sent, undisturbed by a second Ctrl-C.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        report.interrupted = True
-        pipe.send(report.encode())
-    except Exception as exc:  # shipped to the parent, which raises it
-        pipe.send(TargetError(f"a sending process failed: {exc}"))
-    finally:
-        if writer is not None:
-            writer.close()
-        pipe.close()
+        await fleet.close()

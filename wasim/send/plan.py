@@ -35,6 +35,7 @@ class Delivery:
     duplicate: bool = False
     at: float = 0.0  # seconds after the run starts
     markers: Mapping[str, str] = field(default_factory=dict)  # wamid -> its text's marker
+    senders: Mapping[str, str] = field(default_factory=dict)  # wamid -> its phone (PlanSpec)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class PlanSpec:
     overrides: Mapping[str, object] = field(default_factory=dict)
     context: ContextKind | None = None
     referral: bool = False
+    senders: bool = False  # note the phone each inbound message is from (bench matches by it)
 
 
 @dataclass(frozen=True)
@@ -327,6 +329,7 @@ def _delivery(
     body, headers = signed_request(writer.encode(group), secret, spec.sign_mode)
     wamids: list[str] = []
     statuses: list[tuple[str, str]] = []
+    senders: dict[str, str] = {}
     for update in group:
         key = update.item.get("id")
         if not isinstance(key, str):
@@ -335,8 +338,12 @@ def _delivery(
             statuses.append((key, str(update.item.get("status"))))
         elif update.field in CARRY_IDS:
             wamids.append(key)
+            if spec.senders and update.field == "messages":
+                senders[key] = str(update.item.get("from", ""))
     markers = markers_of([u.item for u in group]) if factory.markers is not None else {}
-    return Delivery(body, headers, tuple(wamids), tuple(statuses), at=at, markers=markers)
+    return Delivery(
+        body, headers, tuple(wamids), tuple(statuses), at=at, markers=markers, senders=senders
+    )
 
 
 def _duplicates(
