@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -19,8 +19,11 @@ from wasim.server import SpawnedBackend, spawn_backend
 
 @dataclass
 class RunningBackend:
+    """The target; a `restart` fault replaces `spawned` (None while it is down) and `url`."""
+
     url: str
     spawned: SpawnedBackend | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def exited(self) -> int | None:
         """The spawned backend's exit code once it has died, else None."""
@@ -51,10 +54,14 @@ async def open_target(scenario: Scenario) -> AsyncIterator[RunningBackend]:
     with tempfile.TemporaryDirectory(prefix="wasim-bench-") as folder:
         env = spawn_env(scenario, Path(folder) / "bench.db")
         spawned = await asyncio.to_thread(spawn_backend, env=env)
+        target = RunningBackend(spawned.url, spawned, env)
         try:
-            yield RunningBackend(spawned.url, spawned)
+            yield target
         finally:
-            await asyncio.to_thread(spawned.stop)
+            if target.spawned is not None:
+                await asyncio.to_thread(target.spawned.stop)
+            if spawned is not target.spawned:
+                await asyncio.to_thread(spawned.stop)  # a restart that failed half way
 
 
 async def check_reachable(

@@ -16,6 +16,7 @@ from wasim.bench.scenario import Scenario
 from wasim.bench.share import ClientShare, http_client
 from wasim.bench.spread import LINE_LIMIT
 from wasim.errors import WasimError
+from wasim.faults.routes import Routes
 from wasim.workers import error_record, write_record
 
 PROGRESS_EVERY = 0.1
@@ -47,7 +48,9 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
     scenario = Scenario.model_validate(job["scenario"])
     prepared = Prepared.model_validate(job["prepared"])
     async with http_client() as http:
-        share = ClientShare(scenario, job["url"], prepared, http, job["part"], job["parts"])
+        routes = Routes.model_validate(job["routes"]) if job.get("routes") else None
+        part, parts = job["part"], job["parts"]
+        share = ClientShare(scenario, job["url"], prepared, http, part, parts, routes)
         try:
             await share.connect()
             write_record({"type": "ready", "clients": len(share.clients)})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from wasim.bench.scenario import ClientGroup
+from wasim.faults.routes import Routes
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
 from wasim.transports.config import ListenerConfig, PollConfig
@@ -85,9 +86,12 @@ def build_clients(
     http: httpx.AsyncClient,
     part: int = 0,
     parts: int = 1,
+    routes: Routes | None = None,
 ) -> list[Client]:
     """The clients of a group: `per_user` for each user, the first share of them hidden; of
-    those, every `parts`-th from `part` on (one listener process's share)."""
+    those, every `parts`-th from `part` on (one listener process's share). `routes` says which
+    proxy link each client's push and polling go over (see `wasim.faults.routes`)."""
+    routes = routes or Routes.direct(base_url)
     plan = group.polling
     total = len(users) * group.per_user
     hidden = round(total * plan.hidden_share) if plan is not None else 0
@@ -95,16 +99,17 @@ def build_clients(
     for index in range(part, total, parts):
         user = users[index % len(users)]
         visible = index >= hidden
-        config = listener_config(group, base_url, user, tokens[user])
+        config = listener_config(group, routes.http_url, user, tokens[user])
+        pushed = replace(config, base_url=routes.push(index, total))
         client = Client(f"{group.label}:{user}:{index}", group.label, group.kind, user, visible)
         if group.kind == "hybrid" and group.fallback == "when-down":
-            hybrid = _hybrid(group, config)
+            hybrid = _hybrid(group, pushed, routes.http_url)
             client.listeners, client.meters = [hybrid], [hybrid.push, hybrid.poller]
             clients.append(client)
             continue
         if group.kind in ("socketio", "sse", "ws", "hybrid"):
             push = "socketio" if group.kind == "hybrid" else group.kind
-            client.listeners.append(make_listener(push, config, http))
+            client.listeners.append(make_listener(push, pushed, http))
         if plan is not None:
             poll = replace(
                 config.poll,
@@ -120,7 +125,7 @@ def build_clients(
     return clients
 
 
-def _hybrid(group: ClientGroup, config: ListenerConfig) -> HybridListener:
+def _hybrid(group: ClientGroup, config: ListenerConfig, poll_url: str) -> HybridListener:
     push = make_listener("socketio", config)
     assert isinstance(push, PushListener)
-    return HybridListener(push, group.fallback_interval, group.fallback_after)
+    return HybridListener(push, group.fallback_interval, group.fallback_after, poll_url)

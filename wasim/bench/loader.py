@@ -21,6 +21,10 @@ from wasim.bench.thresholds import parse_threshold
 from wasim.errors import ConfigError
 from wasim.units import parse_duration
 
+UNRESTARTABLE = (
+    "a restart fault on a url backend needs [backend.restart] stop and start commands "
+    "(wasim restarts by itself only the backend it spawns)"
+)
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"']+)\s*=")
 
@@ -76,6 +80,10 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
         line = find_line(text, loc)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}:{line}: {field}: {_problem(first)}{more}") from None
+    restart = scenario.unrestartable()
+    if restart is not None:
+        line = find_line(text, ("faults", restart, "kind"))
+        raise ConfigError(f"{source}:{line}: faults[{restart}]: {UNRESTARTABLE}")
     for index, expression in enumerate(scenario.thresholds):
         try:
             parse_threshold(expression)

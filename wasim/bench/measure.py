@@ -18,12 +18,13 @@ import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
-from wasim.bench.results import ExpectedLatency, GroupResult, Missing
+from wasim.bench.results import ExpectedLatency, GroupResult, Missing, merge_faults
 from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
 from wasim.bench.timeline import Point, decimate, relative
 from wasim.correlate import Matcher, leaf_keys
@@ -157,7 +158,19 @@ def merge_parts(
         failed_clients=total("failed_clients"),
         failure=next((part.result.failure for part in parts if part.result.failure), ""),
         timeline=relative(points, origin),
+        faults=merge_faults([part.result.faults for part in parts]),
+        **_steady([part.result.steady_histogram for part in parts]),
     )
+
+
+def _steady(encoded: list[str]) -> dict[str, Any]:
+    histogram = LatencyHistogram()
+    for text in encoded:
+        if text:
+            histogram.merge(LatencyHistogram.decode(text))
+    if not histogram.count:
+        return {}
+    return {"steady": histogram.summary(), "steady_histogram": histogram.encode()}
 
 
 def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -183,6 +196,9 @@ class Collector:
     sent: dict[str, Sent] = field(default_factory=dict)
     seen: dict[str, dict[str, tuple[float, str, str]]] = field(default_factory=dict)
     delivered_live: int = 0
+    repeats: dict[str, dict[str, int]] = field(default_factory=dict)  # pushed again, per client
+    pushed: set[tuple[str, str, str]] = field(default_factory=set)  # (client, id, event)
+    count_repeats: bool = False
     unmatched: dict[str, int] = field(default_factory=dict)
     unmatched_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     matcher: Matcher = field(default_factory=lambda: Matcher(()))
@@ -214,9 +230,20 @@ class Collector:
         first = self.seen.setdefault(client_id, {})
         via = "poll" if polled else "push"
         for match in matches:
+            if self.count_repeats and not polled:
+                self._repeat(client_id, match.key, item.event)
             if match.key not in first:
                 first[match.key] = (item.received_at, match.how, via)
                 self.delivered_live += 1
+
+    def _repeat(self, client_id: str, key: str, event: str) -> None:
+        """A backend may push one message in several events; the same event twice is a
+        duplicate (a resume replaying what the client already had)."""
+        seen = (client_id, key, event)
+        if seen in self.pushed:
+            again = self.repeats.setdefault(client_id, {})
+            again[key] = again.get(key, 0) + 1
+        self.pushed.add(seen)
 
     def measured(self) -> list[Sent]:
         return [sent for sent in self.sent.values() if sent.measured]

@@ -62,6 +62,67 @@ def tables(result: BenchResult, width: int = 120) -> list[Table]:
     return out
 
 
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * len(ordered)) - 1)]
+    return f"{matrix.duration(ordered[len(ordered) // 2])} / {matrix.duration(p99)}"
+
+
+def fault_tables(result: BenchResult) -> list[RenderableType]:
+    """The faults section: per fault, what each group lived through."""
+    out: list[RenderableType] = []
+    for index, window in enumerate(result.faults):
+        shown = [g for g in result.groups if index < len(g.faults)]
+        if not shown:
+            continue
+        detail = f", {window.detail}" if window.detail else ""
+        out.append(
+            Text(
+                f"fault {window.name} ({window.kind}{detail}): "
+                f"{window.start_s:.1f}-{window.end_s:.1f} s",
+                style="bold",
+            )
+        )
+        grid = Table(box=_BOX, show_edge=False, pad_edge=False)
+        grid.add_column("", style="bold", no_wrap=True)
+        for group in shown:
+            grid.add_column(group.name, justify="right")
+        figures = [group.faults[index] for group in shown]
+
+        def latency(group: GroupResult, key: str, at: int) -> str:
+            fault = group.faults[at]
+            steady = group.steady
+            base = f" (steady {matrix.duration(getattr(steady, key))})" if steady else ""
+            summary = fault.latency
+            return matrix.duration(getattr(summary, key)) + base if summary.count else "-"
+
+        rows = [
+            ("sent during it", [str(f.deliveries) for f in figures]),
+            (
+                "live / replay / poll",
+                [
+                    f"{f.reached['live']} / {f.reached['replay']} / {f.reached['poll']}"
+                    for f in figures
+                ],
+            ),
+            ("never (missed)", [str(f.reached["never"]) for f in figures]),
+            ("duplicated", [str(f.duplicated) for f in figures]),
+            ("noticed p50 / p99", [_spread(f.noticed) for f in figures]),
+            ("reconnected p50 / p99", [_spread(f.reconnected) for f in figures]),
+            ("polling started p50 / p99", [_spread(f.fallback_started) for f in figures]),
+            ("polling stopped p50 / p99", [_spread(f.fallback_stopped) for f in figures]),
+            ("latency p50", [latency(g, "p50", index) for g in shown]),
+            ("latency p95", [latency(g, "p95", index) for g in shown]),
+            ("requests during it", [str(f.requests) for f in figures]),
+        ]
+        for label, cells in rows:
+            grid.add_row(label, *cells)
+        out.append(grid)
+    return out
+
+
 def table(result: BenchResult) -> Table:
     """The whole matrix in one table (every group side by side)."""
     return tables(result, width=10_000)[0]
@@ -69,7 +130,7 @@ def table(result: BenchResult) -> Table:
 
 def summary(result: BenchResult, width: int = 120) -> Group:
     title = Text(matrix.title(result), style="bold")
-    parts: list[RenderableType] = [title, *tables(result, width)]
+    parts: list[RenderableType] = [title, *tables(result, width), *fault_tables(result)]
     for note in matrix.notes(result):
         parts.append(Text(f"! {note}", style="yellow"))
     for outcome in result.thresholds:

@@ -9,11 +9,12 @@ figures derived from others (rates, ratios), which are recomputed.
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
-from wasim.stats import LatencySummary
+from wasim.stats import LatencyHistogram, LatencySummary
 
 SCHEMA = "wasim.bench/1"
 MISSING_SHOWN = 20
@@ -56,9 +57,101 @@ class FaultWindow(_Model):
     """A fault the scenario injected, as it happened: seconds after the measured window opened."""
 
     kind: str
+    name: str = Field(default="", description="the fault's label in threshold figures")
     start_s: float
     end_s: float
     detail: str = ""
+
+
+REACHED = ("live", "replay", "poll", "never")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The `q` quantile (0-1) of `values`, nearest rank: one of the measured values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+class FaultFigures(_Model):
+    """One fault as one client group lived it (times in ms).
+
+    `deliveries` are the messages sent during the fault times the visible clients that should
+    get each; `reached` says how each did: `live` (pushed over a connection that never
+    dropped in between), `replay` (pushed after a reconnect, by the backend's resume),
+    `poll` (found by polling, hybrid's fallback included) or `never`. `noticed` is, per client
+    that noticed, the time from the fault's start to its connection giving up; `reconnected`
+    the time from when it could reconnect (the fault over, or noticed later) to connected.
+    `fallback_started` (hybrid) is the time from noticing to polling, `fallback_stopped`
+    from connected again to polling stopped.
+    """
+
+    fault: str
+    kind: str
+    deliveries: int = 0
+    reached: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(REACHED, 0))
+    duplicated: int = Field(default=0, description="push events of a message the client held")
+    requests: int = Field(default=0, description="made by the group during the fault")
+    noticed: list[float] = Field(default_factory=list)
+    reconnected: list[float] = Field(default_factory=list)
+    fallback_started: list[float] = Field(default_factory=list)
+    fallback_stopped: list[float] = Field(default_factory=list)
+    latency: LatencySummary = Field(default_factory=LatencySummary, description="ms")
+    histogram: str = ""
+
+    def merged(self, other: FaultFigures) -> FaultFigures:
+        histogram = LatencyHistogram()
+        for text in (self.histogram, other.histogram):
+            if text:
+                histogram.merge(LatencyHistogram.decode(text))
+        return FaultFigures(
+            fault=self.fault,
+            kind=self.kind,
+            deliveries=self.deliveries + other.deliveries,
+            reached={k: self.reached.get(k, 0) + other.reached.get(k, 0) for k in REACHED},
+            duplicated=self.duplicated + other.duplicated,
+            requests=self.requests + other.requests,
+            noticed=self.noticed + other.noticed,
+            reconnected=self.reconnected + other.reconnected,
+            fallback_started=self.fallback_started + other.fallback_started,
+            fallback_stopped=self.fallback_stopped + other.fallback_stopped,
+            latency=histogram.summary(),
+            histogram=histogram.encode() if histogram.count else "",
+        )
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        """`<prefix>.messages`, `.live` … `.never`, `.missed`, `.duplicated`, `.requests`,
+        `.notice.p50|p99|max`, `.reconnect.…`, `.fallback.started.…`, `.fallback.stopped.…`,
+        `.latency.p50|p95|p99|max` (where there is something to measure)."""
+        figures = {f"{prefix}.messages": float(self.deliveries)}
+        for name in REACHED:
+            figures[f"{prefix}.{name}"] = float(self.reached.get(name, 0))
+        figures[f"{prefix}.missed"] = float(self.reached.get("never", 0))
+        figures[f"{prefix}.duplicated"] = float(self.duplicated)
+        figures[f"{prefix}.requests"] = float(self.requests)
+        for name, values in (
+            ("notice", self.noticed),
+            ("reconnect", self.reconnected),
+            ("fallback.started", self.fallback_started),
+            ("fallback.stopped", self.fallback_stopped),
+        ):
+            if values:
+                for label, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+                    figures[f"{prefix}.{name}.{label}"] = _percentile(values, q)
+        if self.latency.count:
+            for label in ("p50", "p95", "p99", "max"):
+                figures[f"{prefix}.latency.{label}"] = float(getattr(self.latency, label))
+        return figures
+
+
+def merge_faults(parts: list[list[FaultFigures]]) -> list[FaultFigures]:
+    """One group's fault figures over every listener process."""
+    merged: list[FaultFigures] = []
+    for figures in zip(*parts, strict=True):
+        total = figures[0]
+        for other in figures[1:]:
+            total = total.merged(other)
+        merged.append(total)
+    return merged
 
 
 class GroupResult(_Model):
@@ -107,6 +200,13 @@ class GroupResult(_Model):
     )
     failed_clients: int = 0
     failure: str = Field(default="", description="why clients could not connect (the first reason)")
+    faults: list[FaultFigures] = Field(
+        default_factory=list, description="per fault of the scenario, in its order"
+    )
+    steady: LatencySummary | None = Field(
+        default=None, description="latency (ms) of the messages sent before the first fault"
+    )
+    steady_histogram: str = ""
     timeline: list[tuple[float, float]] = Field(
         default_factory=list,
         description="(seconds after the window opened, latency ms) per delivery, at most 2,000",
@@ -170,6 +270,33 @@ class GroupResult(_Model):
         ):
             figures[f"{prefix}.{name}"] = float(getattr(self, name))
         figures[f"{prefix}.missing"] = float(self.missing_count)
+        figures.update(self._fault_figures())
+        return figures
+
+    def _fault_figures(self) -> dict[str, float]:
+        """Per fault (`<group>.faults.<fault>.…`), over all faults (`<group>.fault.…`, and
+        `<group>.missed`, `.duplicated`, `.notice.…`, `.reconnect.…`, `.fallback.…` for
+        short), and the steady state (`<group>.steady.latency.…`)."""
+        if not self.faults:
+            return {}
+        figures: dict[str, float] = {}
+        total = self.faults[0]
+        for index, fault in enumerate(self.faults):
+            figures.update(fault.figures(f"{self.name}.faults.{fault.fault}"))
+            total = total.merged(fault) if index else fault
+            if self.steady is not None and self.steady.count and fault.latency.count:
+                added = fault.latency.p50 - self.steady.p50
+                figures[f"{self.name}.faults.{fault.fault}.latency.added"] = added
+        overall = total.figures(f"{self.name}.fault")
+        figures.update(overall)
+        short = ("missed", "duplicated", "notice.", "reconnect.", "fallback.")
+        for name, value in overall.items():
+            tail = name.removeprefix(f"{self.name}.fault.")
+            if tail.startswith(short):
+                figures[f"{self.name}.{tail}"] = value
+        if self.steady is not None and self.steady.count:
+            for label in ("p50", "p95", "p99", "max"):
+                figures[f"{self.name}.steady.latency.{label}"] = getattr(self.steady, label)
         return figures
 
 

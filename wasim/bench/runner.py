@@ -27,6 +27,8 @@ from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_clie
 from wasim.bench.spread import ChildProcesses
 from wasim.bench.thresholds import evaluate, parse_threshold
 from wasim.errors import TargetError
+from wasim.faults.injector import FaultRun, open_faults
+from wasim.faults.routes import Routes
 from wasim.send.fleet import SendProcesses
 from wasim.send.retry import RetryProfile
 from wasim.send.sender import Target
@@ -86,8 +88,13 @@ async def run_bench(
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
-    async with backends.open_target(scenario) as target, http_client() as http:
-        run = _Run(scenario, target, http, on_progress, on_send, retry)
+    async with (
+        backends.open_target(scenario) as target,
+        open_faults(scenario, target) as faults,
+        http_client() as http,
+    ):
+        retry = retry or faults.retry()
+        run = _Run(scenario, target, http, on_progress, on_send, retry, faults)
         run.on_live = on_live
         run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
@@ -143,14 +150,16 @@ class _Run:
         on_progress: ProgressCallback | None,
         on_send: SendCallback | None = None,
         retry: RetryProfile | None = None,
+        faults: FaultRun | None = None,
     ) -> None:
+        self.faults = faults or FaultRun(scenario, target, routes=Routes.direct(target.url))
         self.on_send = on_send
         self.scenario = scenario
         self.target = target
         self.http = http
         self.on_progress = on_progress
-        webhook = Target(target.url + scenario.backend.webhook_path, timeout=SEND_TIMEOUT_S)
-        self.sender = SendProcesses(webhook, retry=retry)
+        webhook_url = (self.faults.webhook_url or target.url) + scenario.backend.webhook_path
+        self.sender = SendProcesses(Target(webhook_url, timeout=SEND_TIMEOUT_S), retry=retry)
         self.processes = 1
         self.listeners: ClientProcesses | None = None
         self.warnings: list[str] = []
@@ -202,11 +211,11 @@ class _Run:
                 self.on_live(self.feed.reading(progress, shares, machine))
 
     def _listeners(self, prepared: Prepared) -> ClientProcesses:
-        url = self.target.url
+        url, routes = self.target.url, self.faults.routes
         if self.processes == 1:
-            return InProcess(ClientShare(self.scenario, url, prepared, self.http))
+            return InProcess(ClientShare(self.scenario, url, prepared, self.http, routes=routes))
         live = self.on_live is not None
-        return ChildProcesses(self.scenario, url, prepared, self.processes, live)
+        return ChildProcesses(self.scenario, url, prepared, self.processes, routes, live)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -241,7 +250,12 @@ class _Run:
         if missing:
             self.warnings.append(missing)
         self.phase = "sending"
-        sent = await self.sender.run(start)
+        faulting = asyncio.create_task(self.faults.play(start))
+        try:
+            sent = await self.sender.run(start)
+            await faulting
+        finally:
+            faulting.cancel()
         self.phase = "draining"
         await listeners.drain(drain_time(scenario))
         window_end = time.time()
@@ -276,6 +290,7 @@ class _Run:
             groups=groups,
             saturation=saturation,
             server=backends.counter_deltas(server_before, server_after) if server_after else None,
+            faults=self.faults.windows(window_start),
             warnings=self.warnings,
         )
 

@@ -37,6 +37,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RestartCommands(_Model):
+    """How a `restart` fault stops and starts a backend wasim did not spawn (shell commands,
+    each run to its end; then wasim waits until the backend's port accepts connections)."""
+
+    stop: str
+    start: str
+
+
 class Backend(_Model):
     """Where the webhooks go: a running backend's URL, or the bundled one spawned for the run."""
 
@@ -47,6 +55,7 @@ class Backend(_Model):
     verify_token: str = defaults.VERIFY_TOKEN
     metrics_path: str | None = "/metrics"
     env: dict[str, str] = Field(default_factory=dict)
+    restart: RestartCommands | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Backend:
@@ -198,6 +207,44 @@ class ClientGroup(_Model):
         return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
+FaultKind = Literal["slow", "drop", "blackhole", "restart"]
+_FAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "slow": ("latency", "jitter", "bandwidth"),
+    "drop": ("share", "connections"),
+    "blackhole": ("share", "connections"),
+    "restart": (),
+}
+
+
+class Fault(_Model):
+    """A fault injected `start` after the traffic's first POST, for `duration`.
+
+    `slow`, `drop` and `blackhole` act on the link between the clients and the backend (a
+    proxy wasim puts in front of it); `restart` stops and starts the backend itself.
+    """
+
+    kind: FaultKind
+    name: str | None = None
+    start: Duration
+    duration: Duration = Field(ge=0)
+    latency: Duration | None = None
+    jitter: Duration | None = None
+    bandwidth: float | None = Field(default=None, gt=0)
+    share: float | None = Field(default=None, gt=0, le=1)
+    connections: Literal["push", "all"] | None = None
+
+    @model_validator(mode="after")
+    def _keys_of_kind(self) -> Fault:
+        allowed = _FAULT_KEYS[self.kind]
+        for key in ("latency", "jitter", "bandwidth", "share", "connections"):
+            if getattr(self, key) is not None and key not in allowed:
+                kinds = [kind for kind, keys in _FAULT_KEYS.items() if key in keys]
+                raise ValueError(f"{key} applies to {' and '.join(kinds)} faults, not {self.kind}")
+        if self.kind == "slow" and not (self.latency or self.jitter or self.bandwidth):
+            raise ValueError("a slow fault needs latency, jitter or bandwidth")
+        return self
+
+
 class Load(_Model):
     """The load generator: its listener processes, and the limits past which it is saturated.
 
@@ -236,6 +283,17 @@ class Scenario(_Model):
     match: Match = Field(default_factory=Match)
     load: Load = Field(default_factory=Load)
     thresholds: list[str] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+
+    def fault_names(self) -> list[str]:
+        """Each fault's label: its `name`, else its kind (numbered when the kind repeats)."""
+        kinds = [fault.kind for fault in self.faults]
+        names = []
+        for index, fault in enumerate(self.faults):
+            nth = kinds[: index + 1].count(fault.kind)
+            numbered = f"{fault.kind}{nth}" if kinds.count(fault.kind) > 1 else fault.kind
+            names.append(fault.name or numbered)
+        return names
 
     @property
     def client_count(self) -> int:
@@ -255,3 +313,17 @@ class Scenario(_Model):
         if duplicated:
             raise ValueError(f"client group names must differ: {', '.join(duplicated)}")
         return self
+
+    @model_validator(mode="after")
+    def _faults_can_run(self) -> Scenario:
+        names = self.fault_names()
+        if len(set(names)) < len(names):
+            raise ValueError("fault names must differ")
+        return self
+
+    def unrestartable(self) -> int | None:
+        """The index of a `restart` fault that cannot run (a url backend without commands)."""
+        if self.backend.url is None or self.backend.restart is not None:
+            return None
+        kinds = [fault.kind for fault in self.faults]
+        return kinds.index("restart") if "restart" in kinds else None

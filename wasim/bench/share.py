@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel
 
+from wasim.bench import faults
 from wasim.bench.clients import Client, build_clients
 from wasim.bench.live import LiveShare, Tally, load_of
 from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
@@ -24,6 +25,7 @@ from wasim.bench.results import ProcessLoad
 from wasim.bench.saturation import Monitor
 from wasim.bench.scenario import Scenario
 from wasim.errors import WasimError
+from wasim.faults.routes import Routes
 from wasim.transports.base import Listener, Received, StateChange
 
 
@@ -56,9 +58,11 @@ class ClientShare:
         http: httpx.AsyncClient,
         part: int = 0,
         parts: int = 1,
+        routes: Routes | None = None,
     ) -> None:
         self.scenario = scenario
         self.base_url = base_url
+        self.routes = routes
         self.prepared = prepared
         self.http = http
         self.part, self.parts = part, parts
@@ -69,6 +73,10 @@ class ClientShare:
         self.at_connect: dict[str, dict[str, int]] = {}
         self.monitor = Monitor(scenario.load, process_name(part, parts))
         self._counters: asyncio.Task[dict[str, dict[str, int]]] | None = None
+        self.fault_log = faults.FaultLog()
+        self.collector.count_repeats = bool(scenario.faults)
+        self._edges: list[asyncio.Task[None]] = []
+        self.start = 0.0
         self._first_error: WasimError | None = None
         self._tally: Tally | None = None
 
@@ -84,6 +92,7 @@ class ClientShare:
                 self.http,
                 self.part,
                 self.parts,
+                self.routes,
             )
         self.monitor.clients = len(self.clients)
         await asyncio.gather(*(self._open(client) for client in self.clients))
@@ -132,6 +141,13 @@ class ClientShare:
         self.monitor.start()
         window_start = start + self.scenario.traffic.warmup
         self._counters = asyncio.create_task(self._counters_at(window_start))
+        self.start = start
+        for index, edges in enumerate(faults.windows(self.scenario, start)):
+            for edge, moment in zip(("start", "end"), edges, strict=True):
+                self._edges.append(asyncio.create_task(self._fault_edge(index, edge, moment)))
+
+    async def _fault_edge(self, index: int, edge: str, moment: float) -> None:
+        self.fault_log.counters[(index, edge)] = await self._counters_at(moment)
 
     @property
     def delivered(self) -> int:
@@ -166,6 +182,13 @@ class ClientShare:
             )
             for group in self.scenario.clients
         ]
+        if self.scenario.faults:
+            for part in groups:
+                mine = [c for c in self.clients if c.group == part.result.name]
+                figures = faults.figures(
+                    self.scenario, self.start, mine, self.collector, self.fault_log
+                )
+                part.result.faults, part.result.steady, part.result.steady_histogram = figures
         await self.close()
         return ShareReport(load=load, groups=groups, warnings=self.warnings)
 
@@ -175,6 +198,7 @@ class ClientShare:
         tasks: list[asyncio.Task[Any]] = [
             *self.pumps,
             *([self._counters] if self._counters else []),
+            *self._edges,
         ]
         for task in tasks:
             task.cancel()
@@ -189,7 +213,9 @@ class ClientShare:
         async for item in listener.items():
             if isinstance(item, Received):
                 self.collector.take(client.id, client.group, item)
-            elif isinstance(item, StateChange) and item.state == "failed":
+            elif isinstance(item, StateChange):
+                self.fault_log.state(client.id, item.at, item.transport, item.state)
+            if isinstance(item, StateChange) and item.state == "failed":
                 self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
 
 

@@ -4,7 +4,7 @@ The pipe is `wasim listen --processes`' (wasim.listen.processes): a child gets i
 JSON line on stdin and reports NDJSON on stdout. A bench child keeps stdin open for the run's
 next steps, so every process measures against the same schedule and the same window:
 
-    parent -> child   job {scenario, url, prepared, part, parts}
+    parent -> child   job {scenario, url, routes, prepared, part, parts}
                       begin {start, messages: [[wamid, user, scheduled_at, measured, phone,
                                                 marker]]}
                       drain {seconds}
@@ -28,6 +28,7 @@ from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import ShareReport, process_name
 from wasim.errors import TargetError
+from wasim.faults.routes import Routes
 from wasim.workers import Child, end_children, spawn_child
 
 LINE_LIMIT = 1 << 26  # a child's result holds per-user costs and histograms of every group
@@ -81,11 +82,13 @@ class ChildProcesses:
         base_url: str,
         prepared: Prepared,
         processes: int,
+        routes: Routes | None = None,
         live: bool = False,
     ) -> None:
         self.live_figures = live  # children report their figures each second (--live)
         self.scenario = scenario
         self.base_url = base_url
+        self.routes = routes
         self.prepared = prepared
         self.processes = processes
         self.children: list[_Listening] = []
@@ -101,6 +104,7 @@ class ChildProcesses:
         job = {
             "scenario": self.scenario.model_dump(mode="json"),
             "url": self.base_url,
+            "routes": self.routes.model_dump() if self.routes is not None else None,
             "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
             "live": self.live_figures,

@@ -31,8 +31,12 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
 _TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
+_DURATIONS = (".latency.", ".notice.", ".reconnect.", ".fallback.")
+
+
 def is_duration_figure(figure: str) -> bool:
-    return ".latency." in figure or figure.startswith("latency.")
+    """Figures in milliseconds: latencies, and a fault's notice, reconnect, fallback times."""
+    return any(part in f".{figure}" for part in _DURATIONS)
 
 
 @dataclass(frozen=True)

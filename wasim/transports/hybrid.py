@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 from wasim.transports._push import PushListener
@@ -18,7 +19,9 @@ class HybridListener(Listener):
     matches them to what was sent, counts a message once, by whichever showed it first.
     """
 
-    def __init__(self, push: PushListener, every: float, after: float) -> None:
+    def __init__(
+        self, push: PushListener, every: float, after: float, poll_url: str | None = None
+    ) -> None:
         super().__init__(push.user)
         self.push = push
         self.transport = push.transport
@@ -33,8 +36,11 @@ class HybridListener(Listener):
             etag=fallback.etag,
             hidden=False,
         )
-        self.poller = PollListener(replace(push.config, poll=poll), autostart=False)
+        base_url = poll_url or push.config.base_url
+        config = replace(push.config, poll=poll, base_url=base_url)
+        self.poller = PollListener(config, autostart=False)
         self.after = after
+        self.fallbacks: list[list[float]] = []  # [started, stopped] wall-clock times of polling
         self._timer: asyncio.Task[None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
 
@@ -68,10 +74,13 @@ class HybridListener(Listener):
             self._timer = asyncio.create_task(self._fall_back())
         elif change.state == "connected":
             self._cancel_timer()
+            if self.fallbacks and len(self.fallbacks[-1]) == 1:
+                self.fallbacks[-1].append(change.at)
             await self.poller.stop()
 
     async def _fall_back(self) -> None:
         await asyncio.sleep(self.after)
+        self.fallbacks.append([time.time()])
         self.poller.start()
 
     def _cancel_timer(self) -> None:
