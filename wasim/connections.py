@@ -12,7 +12,9 @@ connection closed.
 ASGI gives an app no way to drop a connection whose peer stopped reading: a close waits for the
 send buffer to drain, which it never does. Both protocols here put the extension
 `wasim.connection` in every scope, `{"abort": <callable>}`; calling it resets the connection at
-once, a pending send returns and the app's next receive says the client left. A request cut
+once, a pending send returns and the app's next receive says the client left. On a WebSocket it
+also has `"write"`, which writes a ready frame when the connection takes it at once (so a
+fan-out can frame a message once for many connections: mock_backend/frames.py). A request cut
 short by a deadline has `"timed_out": True` there, so the app can count it as the 408 it was.
 """
 
@@ -149,6 +151,24 @@ class _DeadlineProtocol(HttpToolsProtocol):
 class _AbortableWebSocket(WebSocketsSansIOProtocol):
     """websockets' sans-I/O protocol, with the `wasim.connection` extension in its scope."""
 
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a ready WebSocket frame now, if the connection can take it without waiting:
+        open, no extension negotiated (the frame is not compressed), and what was written
+        before has reached the kernel. False otherwise: the caller sends it the ASGI way."""
+        transport = self.transport
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or self.conn.extensions
+            or not self.writable.is_set()
+            or transport.is_closing()
+            or transport.get_write_buffer_size()
+        ):
+            return False
+        transport.write(frame)
+        return True
+
     def connection_lost(self, exc: Exception | None) -> None:
         TALLY.closed += 1
         super().connection_lost(exc)
@@ -157,7 +177,10 @@ class _AbortableWebSocket(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:
-            scope["extensions"][EXTENSION] = {"abort": self.transport.abort}
+            scope["extensions"][EXTENSION] = {
+                "abort": self.transport.abort,
+                "write": self.write_frame,
+            }
 
 
 def http_protocol(deadlines: Deadlines) -> type[asyncio.Protocol]:
