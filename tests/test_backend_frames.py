@@ -63,6 +63,15 @@ def test_uvicorn_websocket_protocol_has_the_state_write_frame_checks() -> None:
     for name in ("handshake_complete", "close_sent", "disconnected", "writable", "conn"):
         assert f"self.{name} = " in source, name
     assert issubclass(ws_protocol(), WebSocketsSansIOProtocol)
+    # The handshake's request and response are dropped once accepted (to save memory): uvicorn
+    # must not read them after `handle_connect` and after `start_keepalive` respectively.
+    send = " ".join(inspect.getsource(WebSocketsSansIOProtocol.send).split())
+    assert (
+        "self.conn.send_response(self.response) output = self.conn.data_to_send() "
+        'self.transport.write(b"".join(output)) self.start_keepalive()' in send
+    )
+    assert source.count("self.request") == 1  # the assignment in handle_connect
+    assert source.count("self.response") == 6
 
 
 async def test_room_events_reach_a_websocket_client_as_ready_frames(

@@ -173,8 +173,16 @@ class _AbortableWebSocket(WebSocketsSansIOProtocol):
         TALLY.closed += 1
         super().connection_lost(exc)
 
+    def start_keepalive(self) -> None:
+        # Called by uvicorn right after it has sent the accepting response.
+        self.response = None  # type: ignore[assignment]
+        super().start_keepalive()
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
+        # uvicorn keeps the handshake's request and response for the connection's life but
+        # never reads them again once accepted: 2 KB per idle connection (tracemalloc).
+        self.request = None  # type: ignore[assignment]
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][EXTENSION] = {
