@@ -11,8 +11,9 @@ server fell behind (benchmarks/fanout.py --shape 5k).
 Here the room's event becomes one Engine.IO packet and one WebSocket frame (bytes), and each
 socket gets either:
 - the frame, written straight to its transport (`wasim.connections`' `write` extension), when
-  its writer is idle with nothing queued or in hand, and the kernel has taken what was written
-  before (so nothing can overtake and nothing piles up in user space); or
+  its writer is idle with nothing queued or in hand (so nothing can overtake it) and writing is
+  not paused (so the transport's buffer stays under the high-water mark an ASGI send waits on);
+  or
 - the packet, put in its `Outbox`: the same bounded queue, with the same drop policy, that
   every other Socket.IO packet goes through, and that its writer task drains in order.
 

@@ -153,8 +153,9 @@ class _AbortableWebSocket(WebSocketsSansIOProtocol):
 
     def write_frame(self, frame: bytes) -> bool:
         """Write a ready WebSocket frame now, if the connection can take it without waiting:
-        open, no extension negotiated (the frame is not compressed), and what was written
-        before has reached the kernel. False otherwise: the caller sends it the ASGI way."""
+        open, no extension negotiated (the frame is not compressed), and writing not paused
+        (the transport's buffer is under its high-water mark, the same bound an ASGI send
+        waits on). False otherwise: the caller sends it the ASGI way."""
         transport = self.transport
         if (
             not self.handshake_complete
@@ -163,7 +164,6 @@ class _AbortableWebSocket(WebSocketsSansIOProtocol):
             or self.conn.extensions
             or not self.writable.is_set()
             or transport.is_closing()
-            or transport.get_write_buffer_size()
         ):
             return False
         transport.write(frame)
