@@ -132,6 +132,9 @@ def uvicorn_server(
         timeout_keep_alive=deadlines.keep_alive_timeout,  # type: ignore[arg-type]
         timeout_graceful_shutdown=2,
         ws_ping_interval=None,
+        # Like socket.io (perMessageDeflate off by default): compressing each small frame per
+        # connection costs CPU, and a compressed connection cannot take a ready frame.
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)
 
