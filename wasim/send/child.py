@@ -3,9 +3,11 @@ stdin, reporting NDJSON on stdout (the records are listed in wasim.send.fleet)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,17 @@ class _Progress:
         )
 
 
+async def _quiet_once_cancelled(sending: Coroutine[Any, Any, SendReport]) -> None:
+    """Run `sending`; once Ctrl-C has cancelled it, ignore further SIGINTs (the terminal's and
+    the parent's may both arrive) and tell the parent, so the report is written either way."""
+    try:
+        await sending
+    except asyncio.CancelledError:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        write_record({"type": "stopping"})
+        raise
+
+
 def main() -> None:
     job = _next()
     share = _next()
@@ -63,15 +76,17 @@ def main() -> None:
         if start is None:
             return
         run_fast(
-            send_plan(
-                Target(**job["target"]),
-                plan,
-                concurrency=job["concurrency"],
-                retry=retry,
-                on_progress=_Progress(report),
-                start_at=start["start_at"],
-                ledger=ledger,
-                report=report,
+            _quiet_once_cancelled(
+                send_plan(
+                    Target(**job["target"]),
+                    plan,
+                    concurrency=job["concurrency"],
+                    retry=retry,
+                    on_progress=_Progress(report),
+                    start_at=start["start_at"],
+                    ledger=ledger,
+                    report=report,
+                )
             )
         )
     except KeyboardInterrupt:  # the parent asked: report what was sent, whatever comes next

@@ -35,7 +35,10 @@ from wasim.send.sender import OnProgress, Target
 from wasim.workers import Child, end_children, spawn_child
 
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
-INTERRUPT_WAIT_S = 5.0  # how long an interrupted parent waits for the children's reports
+INTERRUPT_WAIT_S = 10.0  # how long an interrupted parent waits for the children's reports
+# A terminal's Ctrl-C reaches the children too; a second SIGINT from the parent while a child
+# is already winding down would kill it before its report, so only silent children get one.
+GROUP_SIGNAL_S = 1.0
 STALLED_AFTER = 3  # POSTs in a row that got no answer: the target has gone away
 PROGRESS_EVERY_S = 0.1
 
@@ -68,6 +71,7 @@ class _Sending(Child):
         self.ready = asyncio.Event()
         self.progress: dict[str, Any] = {}
         self.report: SendReport | None = None
+        self.stopping = False  # interrupted, writing its report
         super().__init__(process, "a sending process")
 
     @property
@@ -79,6 +83,8 @@ class _Sending(Child):
             self.ready.set()
         elif kind == "progress":
             self.progress = record
+        elif kind == "stopping":
+            self.stopping = True
         elif kind == "report":
             self.report = SendReport.decode(record)
 
@@ -174,11 +180,13 @@ class SendProcesses:
             # it short with a traceback.
             with contextlib.suppress(ValueError):  # not the main thread: nothing to protect
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+            readers = {child.reader for child in self.children}
+            await asyncio.wait(readers, timeout=GROUP_SIGNAL_S)
             for child in self.children:
-                if child.process.returncode is None:
+                if child.process.returncode is None and not child.stopping:
                     with contextlib.suppress(ProcessLookupError):
                         child.process.send_signal(signal.SIGINT)
-            await asyncio.wait({child.reader for child in self.children}, timeout=INTERRUPT_WAIT_S)
+            await asyncio.wait(readers, timeout=INTERRUPT_WAIT_S)
             report.interrupted = True
             self._merge(report)
             raise
