@@ -103,3 +103,22 @@ async def test_drop_with_resume_replays_what_was_sent_during_it(backend_url: str
         assert drop.reached["replay"] > 0
         assert len(drop.noticed) == len(drop.reconnected) == 2
     assert result.figures["socketio.reconnect.p99"] < 5000
+
+
+WEBHOOK_ERRORS = """
+[[faults]]
+kind = "webhook_errors"
+start = "0.5s"
+duration = "3s"
+share = 0.5
+"""
+
+
+async def test_webhook_errors_fail_posts_that_the_sender_retries(backend_url: str) -> None:
+    result = await run_bench(loads(BUNDLED.format(url=backend_url) + TRAFFIC + WEBHOOK_ERRORS))
+    [window] = result.faults
+    failed = int(window.detail.split("; ")[1].split()[0])
+    assert failed > 0
+    assert result.traffic.send_errors == 0
+    assert result.figures["socketio.delivery_ratio"] == 1
+    assert result.figures["socketio.faults.webhook_errors.latency.max"] >= 1000
