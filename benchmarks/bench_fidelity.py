@@ -32,7 +32,13 @@ Where the minimal client runs (`--where`):
   references sleep 50 ms between messages and wake later than the bench's process, which its
   10 ms loop-lag ticker keeps awake, so the bench reads up to ~0.3 ms faster there.
 
+`--live`: every run is done twice, interleaved (without, then with `wasim bench --live`'s
+dashboard serving and a viewer reading it once a second, as its page does), so the
+dashboard's cost shows as the change in the bench's p50 and in its difference from the
+reference, in the same conditions.
+
 Run: python benchmarks/bench_fidelity.py [--runs 3] [--where loop|process] [--order bracket|...]
+     [--live]
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -49,6 +56,7 @@ from typing import Any
 import socketio
 
 from wasim.bench import loads, run_bench
+from wasim.bench.dashboard import Dashboard
 from wasim.server import spawn_backend
 from wasim.stats import LatencyHistogram
 from wasim.tokens import mint_token
@@ -167,7 +175,42 @@ def p50(latencies_ms: list[float]) -> float:
     return histogram.percentile_ms(50.0)
 
 
-async def one_run(where: str, order: str) -> bool:
+VIEWER = """
+import sys, time, urllib.request
+readings = 0
+try:
+    while True:
+        urllib.request.urlopen(sys.argv[1] + "live.json", timeout=5).read()
+        readings += 1
+        time.sleep(1.0)
+except KeyboardInterrupt:
+    print(readings, flush=True)
+"""
+
+
+async def _viewer(url: str) -> asyncio.subprocess.Process:
+    """A process reading the dashboard's figures once a second, as its page does."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", VIEWER, url, stdout=asyncio.subprocess.PIPE
+    )
+
+
+async def _bench(text: str, on_send: Any, live: bool) -> Any:
+    if not live:
+        return await run_bench(loads(text), on_send=on_send)
+    with Dashboard() as board:
+        viewer = await _viewer(board.url)
+        try:
+            result = await run_bench(loads(text), on_send=on_send, on_live=board.update)
+        finally:
+            viewer.send_signal(signal.SIGINT)
+            out, _ = await viewer.communicate()
+        print(f"  (--live: the viewer read the dashboard {out.decode().strip()} times)")
+        board.finish(result, linger=0.0)
+        return result
+
+
+async def one_run(where: str, order: str, live: bool = False, warmup: float = WARMUP_S) -> bool:
     # A fresh database per run: the seeded traffic repeats its message ids, and the backend
     # is idempotent on them, so a reused database would swallow every message.
     folder = tempfile.TemporaryDirectory(prefix="wasim-fidelity-")
@@ -193,9 +236,9 @@ async def one_run(where: str, order: str) -> bool:
         if order != "bench-first":
             await ahead.join()
         text = SCENARIO.format(
-            url=backend.url, rate=RATE, duration=WARMUP_S + MEASURED_S, warmup=WARMUP_S
+            url=backend.url, rate=RATE, duration=warmup + MEASURED_S, warmup=warmup
         )
-        result = await run_bench(loads(text), on_send=on_send)
+        result = await _bench(text, on_send, live)
         joined_late = await asyncio.gather(*late)
         sockets = (await ahead.leave())[-1:] + (await behind.leave())
     finally:
@@ -215,6 +258,7 @@ async def one_run(where: str, order: str) -> bool:
         print("FAIL: the two clients did not receive the same set of measured messages")
         return False
     bench_p50, plain_p50 = group.latency.p50, p50(mine)
+    print(f"  live dashboard:                 {'on' if live else 'off'}")
     difference = bench_p50 - plain_p50
     print(f"  bench Socket.IO p50:            {bench_p50:8.3f} ms")
     print(
@@ -230,12 +274,14 @@ async def one_run(where: str, order: str) -> bool:
     return agree
 
 
-async def main(runs: int, where: str, order: str) -> int:
+async def main(runs: int, where: str, order: str, live: bool, warmup: float) -> int:
     outcomes = []
+    modes = (False, True) if live else (False,)
     for index in range(runs):
-        print(f"run {index + 1}/{runs}:", flush=True)
-        outcomes.append(await one_run(where, order))
-    print(f"{sum(outcomes)}/{runs} runs agree within {TOLERANCE_MS} ms")
+        for mode in modes:
+            print(f"run {index + 1}/{runs}{' (--live)' if mode else ''}:", flush=True)
+            outcomes.append(await one_run(where, order, mode, warmup))
+    print(f"{sum(outcomes)}/{len(outcomes)} runs agree within {TOLERANCE_MS} ms")
     return 0 if all(outcomes) else 1
 
 
@@ -246,9 +292,19 @@ if __name__ == "__main__":
     parser.add_argument(
         "--order", choices=("bracket", "minimal-first", "bench-first"), default="bracket"
     )
+    parser.add_argument(
+        "--live", action="store_true", help="Each run also with the live dashboard, interleaved."
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=WARMUP_S,
+        help="Seconds of warm-up: on a loaded machine the late reference socket needs more "
+        "than the default to join before the measured window.",
+    )
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         asyncio.run(client_process(args.client))
         sys.exit(0)
-    sys.exit(asyncio.run(main(args.runs, args.where, args.order)))
+    sys.exit(asyncio.run(main(args.runs, args.where, args.order, args.live, args.warmup)))

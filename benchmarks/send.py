@@ -15,7 +15,9 @@ then once:
   * `wasim send --rate 1000/s --duration 10s`: schedule lag (actual - scheduled start);
   * `wasim send --rate <big-rate> --duration <big-seconds>`, watched for <big-seconds> of wall
     time and then interrupted (Ctrl-C): time from launch to the first POST at the receiver,
-    the largest RSS of the sender, its builder process and both together, the rate reached.
+    the largest RSS of the sender, its builder process and both together (the builder is
+    forked, so its RSS counts the pages it shares with the sender: PSS, which shares them
+    out, is printed too), the rate reached.
 wasim runs as the real CLI (`python -m wasim send … --json`) with a schedule far faster than
 anything can go, so its achieved rate is its ceiling; its bodies are built while it sends (by
 its builder process), as they are in every run now.
@@ -135,9 +137,12 @@ def big_run(url: str, rate: int, seconds: int, concurrency: int) -> dict[str, An
     command = wasim_command(url, "--rate", f"{rate}/s", "--duration", f"{seconds}s",
                             "--concurrency", str(concurrency))  # fmt: skip
     launched = time.time()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # Started in the background by a shell (`… &`), this script and its children would ignore
+    # SIGINT: give the sender the default, as a terminal's Ctrl-C finds it.
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             preexec_fn=_default_sigint)  # fmt: skip
     tree = psutil.Process(child.pid)
-    first, top = None, {"sender": 0, "builder": 0, "total": 0}
+    first, top = None, {"sender": 0, "builder": 0, "total": 0, "pss": 0}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and child.poll() is None:
         seen = stats(url)
@@ -145,11 +150,13 @@ def big_run(url: str, rate: int, seconds: int, concurrency: int) -> dict[str, An
             first = seen["first"] - launched
         try:
             sender = tree.memory_info().rss
-            builders = sum(p.memory_info().rss for p in tree.children(recursive=True))
+            kids = tree.children(recursive=True)
+            builders = sum(p.memory_info().rss for p in kids)
+            pss = sum(p.memory_full_info().pss for p in [tree, *kids])
         except psutil.NoSuchProcess:
             break
-        top = {"sender": max(top["sender"], sender), "builder": max(top["builder"], builders),
-               "total": max(top["total"], sender + builders)}  # fmt: skip
+        now = {"sender": sender, "builder": builders, "total": sender + builders, "pss": pss}
+        top = {key: max(top[key], value) for key, value in now.items()}
         time.sleep(0.2)  # a sampling interval, not a synchronisation
     window = time.time() - launched
     received = stats(url)["count"]
@@ -158,6 +165,10 @@ def big_run(url: str, rate: int, seconds: int, concurrency: int) -> dict[str, An
     report = json.loads(out) if out.strip() else {}
     return {"first_post_s": first, "rss": top, "received": received, "window_s": window,
             "exit": child.returncode, "report": report}  # fmt: skip
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _spread(values: list[float], digits: int = 0) -> str:
@@ -243,7 +254,8 @@ def main() -> None:
     print(f"{args.big_rate:,}/s for {args.big_seconds} s (1 process), interrupted after "
           f"{big['window_s']:.0f} s: first POST {first if first is None else round(first, 2)} s "
           f"after launch; RSS max sender {mb['sender']:.0f} MB, builder {mb['builder']:.0f} MB, "
-          f"both {mb['total']:.0f} MB; {big['received']:,} POSTs received "
+          f"both {mb['total']:.0f} MB (PSS of both {mb['pss']:.0f} MB); "
+          f"{big['received']:,} POSTs received "
           f"({big['received'] / big['window_s']:,.0f}/s over the window); exit {big['exit']}, "
           f"report: {report.get('sent')} sent of {report.get('planned')} planned, "
           f"interrupted={report.get('interrupted')}")  # fmt: skip

@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 
 import socketio
 
+from mock_backend.frames import emit_to_room
 from mock_backend.metrics import Metrics
 from mock_backend.settings import Settings
 from mock_backend.store import CONVERSATION_UPDATED, MESSAGE_STATUS, NEW_MESSAGE, Event
@@ -130,8 +131,7 @@ class Hub:
         """Emit to the user's room and hand to the user's streams; caller holds `publishing()`."""
         for event in events:
             room = f"user:{event.user}"
-            sockets = len(self.sio.manager.rooms.get("/", {}).get(room, ()))
-            await self.sio.emit(self.name(event), event.payload, room=room)
+            sockets = emit_to_room(self.sio, room, self.name(event), event.payload)
             self.count("socketio", event, sockets)  # once per socket that was sent it
         self.deliver(events)
 

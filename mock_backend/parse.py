@@ -93,7 +93,6 @@ ACKNOWLEDGED = (
 class Parsed:
     items: list[Item] = field(default_factory=list)
     errors: int = 0
-    unhandled: int = 0
     fields: Counter[str] = field(default_factory=Counter)  # updates by webhook field
 
 
@@ -117,7 +116,6 @@ def parse_webhook(doc: dict[str, Any]) -> Parsed:
     parsed = Parsed()
     if doc.get("object") != "whatsapp_business_account":
         log.info("webhook for object %r not handled", clean(doc.get("object"), 64))
-        parsed.unhandled += 1
     for entry in _list(doc.get("entry")):
         for change in _list(_dict(entry).get("changes")):
             value = _dict(_dict(change).get("value"))
@@ -159,7 +157,6 @@ def _parse_value(value: dict[str, Any], parsed: Parsed) -> None:
         item = _inbound(_dict(message), people)
         if item is None:
             if change is None:
-                parsed.unhandled += 1
                 log.info("message without id or sender not handled")
         else:
             parsed.items.append(item)
@@ -167,7 +164,6 @@ def _parse_value(value: dict[str, Any], parsed: Parsed) -> None:
         parsed.fields["statuses"] += 1
         update = _status(_dict(status))
         if update is None:
-            parsed.unhandled += 1
             log.info("status without id, recipient or known status not handled")
         else:
             parsed.items.append(update)
@@ -179,7 +175,6 @@ def _parse_value(value: dict[str, Any], parsed: Parsed) -> None:
             clean(_dict(error).get("title"), 200),
         )
     if not any(key in value for key in ("messages", "statuses", "errors")):
-        parsed.unhandled += 1
         log.info("change value with keys %s not handled", sorted(value)[:10])
 
 
@@ -240,7 +235,6 @@ def _echoes(value: dict[str, Any], parsed: Parsed) -> None:
         parsed.fields["smb_message_echoes"] += 1
         wamid, to = echo.get("id"), echo.get("to") or echo.get("to_user_id")
         if not wamid or not to:
-            parsed.unhandled += 1
             continue
         kind = clean(echo.get("type") or "unknown", 64)
         parsed.items.append(
@@ -266,7 +260,6 @@ def _calls(value: dict[str, Any], parsed: Parsed) -> None:
         phone = call.get("to") if outbound else call.get("from")
         event = call.get("event")
         if not call.get("id") or not phone or not isinstance(event, str):
-            parsed.unhandled += 1
             continue
         duration = call.get("duration")
         parsed.items.append(
@@ -284,7 +277,6 @@ def _calls(value: dict[str, Any], parsed: Parsed) -> None:
         parsed.fields["calls"] += 1
         phone, state = status.get("recipient_id"), status.get("status")
         if not status.get("id") or not phone or not isinstance(state, str):
-            parsed.unhandled += 1
             continue
         parsed.items.append(
             Call(
@@ -305,7 +297,6 @@ def _preferences(value: dict[str, Any], parsed: Parsed) -> None:
         parsed.fields["user_preferences"] += 1
         phone, choice = pref.get("wa_id"), pref.get("value")
         if not phone or choice not in ("stop", "resume"):
-            parsed.unhandled += 1
             continue
         parsed.items.append(ContactChange(phone=clean(phone, 64), marketing=str(choice)))
 
@@ -318,7 +309,6 @@ def _user_id_updates(value: dict[str, Any], parsed: Parsed) -> None:
         current = _text(ids.get("current"))
         phone = update.get("wa_id")
         if current is None or not (phone or ids.get("previous")):
-            parsed.unhandled += 1
             continue
         parsed.items.append(
             ContactChange(
@@ -335,9 +325,7 @@ def _state_sync(value: dict[str, Any], parsed: Parsed) -> None:
         parsed.fields["smb_app_state_sync"] += 1
         contact = _dict(sync.get("contact"))
         phone = contact.get("phone_number")
-        if not phone:
-            parsed.unhandled += 1
-        elif sync.get("action") == "add" and contact.get("full_name"):
+        if phone and sync.get("action") == "add" and contact.get("full_name"):
             name = clean(contact["full_name"], 256)
             parsed.items.append(ContactChange(phone=clean(phone, 64), name=name))
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import engineio
 import socketio
-from engineio import packet
 from socketio.exceptions import ConnectionRefusedError
 
+from mock_backend import frames
 from mock_backend.auth import Refused, authenticate
+from mock_backend.frames import Outbox
 from mock_backend.hub import SLOW, Subscription
 from mock_backend.limits import Full, drop
 from mock_backend.settings import Settings
@@ -24,56 +25,13 @@ log = logging.getLogger("mock_backend.sio")
 EXPIRED = "token expired"
 
 
-class Outbox(asyncio.Queue[Any]):
-    """One Engine.IO socket's send queue, holding at most `limit` messages.
-
-    The message past the limit is not queued: `overflow` is called once instead, to drop the
-    socket (it resumes from its last event id). Control packets (ping, close, the writer's
-    stop) always pass.
-    """
-
-    def __init__(self, limit: int, overflow: Any) -> None:
-        super().__init__()
-        self.limit = limit
-        self.overflow = overflow
-        self.over = False  # no more messages are queued
-        self.dropped = False
-        self._drained: asyncio.Event | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        if isinstance(item, packet.Packet) and item.packet_type == packet.MESSAGE:
-            if self.over:
-                return
-            if self.qsize() >= self.limit:
-                self.over = True
-                self.overflow(self)
-                return
-        super().put_nowait(item)
-
-    def _get(self) -> Any:
-        item = super()._get()
-        if self._drained is not None and self.qsize() <= self.limit // 2:
-            self._drained.set()
-        return item
-
-    async def drained(self, timeout: float) -> bool:
-        """Wait until at most half the limit is queued; False if that takes over `timeout`."""
-        if self.qsize() <= self.limit // 2:
-            return True
-        self._drained = asyncio.Event()
-        try:
-            async with asyncio.timeout(timeout):
-                await self._drained.wait()
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._drained = None
-
-
 class _EngineIO(engineio.AsyncServer):  # type: ignore[misc]
     limit = 1_000
     overflow: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        frames.tap(self)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Outbox:
         return Outbox(self.limit, self.overflow)
@@ -175,7 +133,7 @@ def install_handlers(backend: Backend) -> None:
         timeout = backend.settings.send_timeout
         try:
             async for event in subscription.events():
-                await sio.emit(hub.name(event), event.payload, to=sid)
+                frames.emit_to_room(sio, sid, hub.name(event), event.payload)  # its own room
                 queue = outbox(sid)
                 if queue is not None and not await queue.drained(timeout):
                     fell_behind(sid)

@@ -149,7 +149,6 @@ async def websocket(ws: WebSocket) -> None:
         await ws.send_denial_response(answer)
         return
     try:
-        await ws.accept()
         await _push(ws, backend, identity, int(raw_after) if raw_after is not None else None)
     finally:
         backend.gate.release(identity.user)
@@ -159,15 +158,28 @@ async def _push(ws: WebSocket, backend: Backend, identity: Identity, asked: int 
     gauge = backend.metrics.connections.labels("websocket")
     gauge.inc()
     try:
-        after = None
-        if asked is not None:
-            after, reset = await backend.resume_point(identity.user, asked)
+        # Subscribed before the handshake completes, so whatever is committed once the client
+        # has an open WebSocket reaches it (as a Socket.IO client's room is entered on connect).
+        # If that fails, the client still gets a WebSocket that then closes, as before: it
+        # reconnects, where a refused handshake would look like a bad URL or token.
+        try:
+            after, reset = None, None
+            if asked is not None:
+                after, reset = await backend.resume_point(identity.user, asked)
+            subscription = await backend.hub.subscribe(
+                identity.user, "websocket", after, backend.replay
+            )
+        except Exception:
+            await ws.accept()
+            raise
+        try:
+            await ws.accept()
             if reset is not None:
                 backend.metrics.events.labels("websocket", defaults.EVENT_RESET).inc()
                 await ws.send_text(_frame(defaults.EVENT_RESET, reset))
-        subscription = await backend.hub.subscribe(
-            identity.user, "websocket", after, backend.replay
-        )
+        except BaseException:
+            backend.hub.unsubscribe(subscription)
+            raise
         subscription.overflow = dropper(ws.scope, backend.metrics, "websocket")
         expiry = _expire(backend, "websocket", subscription, identity)
         reader = asyncio.create_task(_until_closed(ws, subscription))

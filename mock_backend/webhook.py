@@ -54,7 +54,7 @@ class TooLarge(Exception):
 
 
 async def receive_webhook(request: Request) -> Response:
-    """Signed ingest: 401 bad signature, 413 oversize, 400 not a JSON object, else store + 200."""
+    """A signed webhook: 401 bad signature, 413 oversize, 400 not a JSON object, else 200."""
     backend = backend_of(request)
     limit = backend.settings.max_body_bytes
     try:
@@ -66,7 +66,7 @@ async def receive_webhook(request: Request) -> Response:
     except TooLarge:
         backend.metrics.webhooks.labels("too_large").inc()
         return _error(413, f"body over {limit} bytes")
-    status, detail = await ingest(backend, bytes(body), request.headers.get(SIGNATURE_HEADER))
+    status, detail = await take_webhook(backend, bytes(body), request.headers.get(SIGNATURE_HEADER))
     return _error(status, detail) if detail else JSONResponse(OK)
 
 
@@ -77,7 +77,7 @@ def _check_length(length: str | int | None, limit: int) -> None:
         raise TooLarge
 
 
-async def ingest(backend: Backend, raw: bytes, signature: str | None) -> tuple[int, str]:
+async def take_webhook(backend: Backend, raw: bytes, signature: str | None) -> tuple[int, str]:
     """Check, parse, store and push one webhook body: (status, error detail or "")."""
     outcome = backend.metrics.webhooks
     if not signature_ok(raw, signature, backend.settings.app_secret):
@@ -97,7 +97,7 @@ async def ingest(backend: Backend, raw: bytes, signature: str | None) -> tuple[i
         backend.metrics.webhook_errors.inc(parsed.errors)
     if parsed.items:
         try:
-            await backend.writer.ingest(parsed.items)
+            await backend.writer.store(parsed.items)
         except Exception:
             # Not 200: Meta will deliver it again, so nothing is lost.
             outcome.labels("storage_failed").inc()
@@ -169,7 +169,7 @@ class WebhookFastPath:
             return 413, f"body over {self.limit} bytes"
         if message["type"] == "http.disconnect":
             return 400, "client disconnected"
-        return await ingest(self.backend, raw, signature)
+        return await take_webhook(self.backend, raw, signature)
 
 
 def _detail(detail: str) -> bytes:

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mock_backend.batch import apply_batch
 from mock_backend.db import Transactions
 from mock_backend.hub import Hub
-from mock_backend.ingest import apply_batch
 from mock_backend.parse import Item
 from mock_backend.store import Event, Pending, allocate
 
@@ -63,7 +63,7 @@ class Writer:
                 work.done.set_exception(RuntimeError("server shutting down"))
         await self.transactions.close()
 
-    async def ingest(self, items: list[Item]) -> None:
+    async def store(self, items: list[Item]) -> None:
         """Store and push `items`; returns once both are done."""
         work = _Work(items=items)
         self._queue.put_nowait(work)

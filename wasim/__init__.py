@@ -3,7 +3,8 @@
 The few objects a Python user needs, importable from here (everything else may move):
 
 - send: `PayloadFactory` builds webhook payloads, `PlanSpec` and `build_plan` sign a schedule
-  of POSTs, `send_plan(Target(...), plan)` fires it on an open-model schedule (`SendReport`).
+  of POSTs, `send_plan(Target(...), plan)` fires it on an open-model schedule (`SendReport`);
+  `retry_profile(name, time_scale)` makes it (or `run_bench`) retry failed POSTs like Meta.
 - listen: `run_listen(ListenOptions(...), emit)` holds listeners and returns a `Summary`;
   `make_listener(kind, ListenerConfig(...))` is one client behind the transports' interface.
 - bench: `load_scenario(name_or_path)` or `Scenario.model_validate(...)`, then
@@ -29,6 +30,7 @@ _EXPORTS = {
     "PlanSpec": "wasim.send",
     "build_plan": "wasim.send",
     "send_plan": "wasim.send",
+    "retry_profile": "wasim.send",
     "Target": "wasim.send",
     "SendReport": "wasim.send",
     "ListenOptions": "wasim.listen",
@@ -73,6 +75,7 @@ __all__ = [
     "create_app",
     "load_scenario",
     "make_listener",
+    "retry_profile",
     "run_bench",
     "run_listen",
     "run_probe",
@@ -91,7 +94,7 @@ if TYPE_CHECKING:
     from wasim.payloads import PayloadFactory
     from wasim.probe import ProbeOptions, scenario_text
     from wasim.probe import probe as run_probe
-    from wasim.send import PlanSpec, SendReport, Target, build_plan, send_plan
+    from wasim.send import PlanSpec, SendReport, Target, build_plan, retry_profile, send_plan
     from wasim.transports import ListenerConfig, make_listener
 
 

@@ -25,18 +25,24 @@ from wasim.gcfreeze import Freezer
 READY_PREFIX = "wasim serve: listening on "
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a listening TCP socket; port 0 picks a free one."""
+def bind_socket(
+    host: str, port: int, *, listen: bool = True, reuse_port: bool = False
+) -> socket.socket:
+    """Bind a TCP socket (listening unless told not to); port 0 picks a free one. With
+    `reuse_port`, SO_REUSEPORT: each server worker binds its own on the same port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must be IPPROTO_TCP, or asyncio skips TCP_NODELAY and every answer waits ~40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -126,6 +132,9 @@ def uvicorn_server(
         timeout_keep_alive=deadlines.keep_alive_timeout,  # type: ignore[arg-type]
         timeout_graceful_shutdown=2,
         ws_ping_interval=None,
+        # Like socket.io (perMessageDeflate off by default): compressing each small frame per
+        # connection costs CPU, and a compressed connection cannot take a ready frame.
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)
 

@@ -17,7 +17,6 @@ import logging
 import multiprocessing as mp
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 from wasim.errors import ConfigError, TargetError
-from wasim.server import serve, url_of
+from wasim.server import bind_socket, serve, url_of
 from wasim.workers import run_fast
 
 if TYPE_CHECKING:
@@ -36,22 +35,6 @@ log = logging.getLogger("wasim.workers")
 READY_TIMEOUT = 60.0
 RESTART_BACKOFF_MAX = 5.0
 STOP_TIMEOUT = 10.0
-
-
-def reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
-    """A TCP socket bound with SO_REUSEPORT; listening only if asked."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    if listen:
-        sock.listen(2048)
-    return sock
 
 
 @dataclass(frozen=True)
@@ -71,7 +54,7 @@ def _worker(spec: WorkerSpec, ready: Connection) -> None:
     from mock_backend import create_app
 
     app = create_app(spec.settings)
-    sock = reuse_port_socket(spec.host, spec.port, listen=True)
+    sock = bind_socket(spec.host, spec.port, reuse_port=True)
 
     def announce(_: str) -> None:
         ready.send(os.getpid())
@@ -152,7 +135,7 @@ async def serve_workers(
         raise ConfigError(
             f"--workers {workers} needs --redis-url: the workers share their events over Redis"
         )
-    holder = reuse_port_socket(host, port, listen=False)
+    holder = bind_socket(host, port, listen=False, reuse_port=True)
     url = url_of(holder)
     spec = WorkerSpec(settings, host, holder.getsockname()[1], log_level, gc_freeze)
     supervisor = Supervisor(spec, workers)

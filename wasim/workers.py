@@ -9,11 +9,12 @@ that fails sends an `error` record, raised in the parent as the same WasimError 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from wasim import errors
@@ -49,6 +50,64 @@ async def spawn_child(
     if not keep_stdin:
         child.stdin.close()
     return child
+
+
+class Child:
+    """A child started by `spawn_child`, talked to by `send`; a task hands each of its records
+    to `take` (an `error` record becomes `error`) until it ends."""
+
+    def __init__(self, process: asyncio.subprocess.Process, name: str = "a child process") -> None:
+        self.process = process
+        self.name = name
+        self.error: WasimError | None = None
+        self.reader = asyncio.create_task(self._read())
+
+    def take(self, kind: str, record: dict[str, Any]) -> None:
+        """One record of the child's: its `type` and the rest."""
+
+    def ended(self) -> None:
+        """The child has closed its stdout and exited (or its reader was cancelled)."""
+
+    def send(self, record: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(json.dumps(record).encode() + b"\n")
+
+    async def flush(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(ConnectionError):
+                await self.process.stdin.drain()
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            async for line in self.process.stdout:
+                record = json.loads(line)
+                kind = str(record.pop("type", ""))
+                if kind == "error":
+                    self.error = error_from(record, f"{self.name} failed")
+                else:
+                    self.take(kind, record)
+            await self.process.wait()
+        finally:
+            self.ended()
+
+
+async def end_children(children: Sequence[Child], finished: Sequence[Child] = ()) -> None:
+    """Close the children's stdin, kill those not `finished` (they end by themselves), and
+    wait for all of them and their readers."""
+    for child in children:
+        if child.process.stdin is not None:
+            child.process.stdin.close()
+        if child not in finished and child.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.kill()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            await child.process.wait()
+        child.reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await child.reader
 
 
 def write_record(record: dict[str, Any]) -> None:

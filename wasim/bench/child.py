@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from typing import Any
 
 from wasim.bench.measure import Sent
@@ -19,6 +20,7 @@ from wasim.faults.routes import Routes
 from wasim.workers import error_record, write_record
 
 PROGRESS_EVERY = 0.1
+LIVE_EVERY = 1.0  # seconds between the figures `wasim bench --live` shows
 
 
 async def _next(reader: asyncio.StreamReader) -> dict[str, Any] | None:
@@ -27,11 +29,17 @@ async def _next(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     return json.loads(line) if line.strip() else None
 
 
-async def _progress(share: ClientShare) -> None:
+async def _progress(share: ClientShare, live: bool) -> None:
     reported = -1
+    next_live = time.monotonic() + LIVE_EVERY
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
-        if share.delivered != reported:
+        if live and time.monotonic() >= next_live:
+            next_live += LIVE_EVERY
+            reported = share.delivered
+            figures = share.live().model_dump(mode="json")
+            write_record({"type": "progress", "delivered": reported, "live": figures})
+        elif share.delivered != reported:
             reported = share.delivered
             write_record({"type": "progress", "delivered": reported})
 
@@ -50,7 +58,7 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
             if begin is None:
                 return
             share.begin(begin["start"], [Sent(*row) for row in begin["messages"]])
-            progress = asyncio.create_task(_progress(share))
+            progress = asyncio.create_task(_progress(share, bool(job.get("live"))))
             try:
                 drain = await _next(reader)
                 if drain is None:

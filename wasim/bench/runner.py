@@ -17,6 +17,7 @@ import httpx
 
 from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
+from wasim.bench.live import Feed, LiveSnapshot
 from wasim.bench.measure import matching_warnings, merge_parts, plan_traffic, schedule
 from wasim.bench.prepare import Prepared, set_up
 from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
@@ -49,6 +50,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+LiveCallback = Callable[[LiveSnapshot], None]
 SendCallback = Callable[[str, float, bool], None]
 
 
@@ -73,6 +75,7 @@ async def run_bench(
     on_send: SendCallback | None = None,
     processes: int | None = None,
     retry: RetryProfile | None = None,
+    on_live: LiveCallback | None = None,
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
@@ -81,6 +84,7 @@ async def run_bench(
     just before the traffic starts (`measured`: after the warm-up), e.g. for an independent
     client to measure the same traffic (benchmarks/bench_fidelity.py). `retry` makes the
     webhooks retried as Meta would (send's profiles, `retry_profile(name, time_scale)`).
+    `on_live` gets the figures so far once a second (`wasim bench --live`).
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
@@ -91,6 +95,7 @@ async def run_bench(
     ):
         retry = retry or faults.retry()
         run = _Run(scenario, target, http, on_progress, on_send, retry, faults)
+        run.on_live = on_live
         run.processes = scenario.listener_processes(processes)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
@@ -161,6 +166,9 @@ class _Run:
         self.phase = "starting"
         self.started = time.time()
         self.planned = 0
+        self.on_live: LiveCallback | None = None
+        self.feed = Feed()
+        self.machine = MachineMonitor()
 
     async def watch(self) -> None:
         """Fail the run as soon as the backend is gone, instead of waiting for timeouts."""
@@ -176,26 +184,38 @@ class _Run:
             self._report()
 
     def _report(self) -> None:
-        if self.on_progress is None:
+        if self.on_progress is None and self.on_live is None:
             return
         traffic = self.scenario.traffic
         total = traffic.messages / traffic.rate
-        self.on_progress(
-            Progress(
-                self.phase,
-                time.time() - self.started,
-                total,
-                self.sender.sent,
-                self.planned,
-                self.listeners.delivered if self.listeners is not None else 0,
-            )
+        progress = Progress(
+            self.phase,
+            time.time() - self.started,
+            total,
+            self.sender.sent,
+            self.planned,
+            self.listeners.delivered if self.listeners is not None else 0,
         )
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        measuring = self.phase in ("sending", "draining")
+        if (
+            self.on_live is not None
+            and self.listeners is not None
+            and measuring
+            and self.feed.due()
+        ):
+            shares = self.listeners.live()
+            if len(shares) == self.processes:  # every listener process has reported
+                machine = self.machine.samples[-1] if self.machine.samples else 0.0
+                self.on_live(self.feed.reading(progress, shares, machine))
 
     def _listeners(self, prepared: Prepared) -> ClientProcesses:
         url, routes = self.target.url, self.faults.routes
         if self.processes == 1:
             return InProcess(ClientShare(self.scenario, url, prepared, self.http, routes=routes))
-        return ChildProcesses(self.scenario, url, prepared, self.processes, routes)
+        live = self.on_live is not None
+        return ChildProcesses(self.scenario, url, prepared, self.processes, routes, live)
 
     async def measure(self) -> BenchResult:
         scenario, target = self.scenario, self.target
@@ -222,7 +242,7 @@ class _Run:
             for message in messages:
                 self.on_send(message.wamid, message.scheduled_at, message.measured)
 
-        machine = MachineMonitor()
+        machine = self.machine
         machine.start()
         server_before, missing = await backends.scrape(
             self.http, target, scenario.backend.metrics_path

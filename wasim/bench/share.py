@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from wasim.bench import faults
 from wasim.bench.clients import Client, build_clients
+from wasim.bench.live import LiveShare, Tally, load_of
 from wasim.bench.measure import Collector, GroupPart, Sent, window_counters
 from wasim.bench.prepare import Prepared
 from wasim.bench.results import ProcessLoad
@@ -77,6 +78,7 @@ class ClientShare:
         self._edges: list[asyncio.Task[None]] = []
         self.start = 0.0
         self._first_error: WasimError | None = None
+        self._tally: Tally | None = None
 
     async def connect(self) -> None:
         opened = self.prepared.open_conversation()
@@ -151,6 +153,12 @@ class ClientShare:
     def delivered(self) -> int:
         return self.collector.delivered_live
 
+    def live(self) -> LiveShare:
+        """This process's figures so far (`wasim bench --live`)."""
+        if self._tally is None:
+            self._tally = Tally(self.scenario, self.collector)
+        return self._tally.read(self.clients, load_of(self.monitor))
+
     async def drain(self, seconds: float) -> None:
         """Wait until every visible client holds every message, or `seconds` have passed."""
         deadline = time.monotonic() + seconds
@@ -219,6 +227,8 @@ class ClientProcesses(Protocol):
     @property
     def delivered(self) -> int: ...
 
+    def live(self) -> list[LiveShare]: ...
+
     async def connect(self) -> None: ...
 
     async def begin(self, start: float, messages: list[Sent]) -> None: ...
@@ -241,6 +251,9 @@ class InProcess:
     @property
     def delivered(self) -> int:
         return self.share.delivered
+
+    def live(self) -> list[LiveShare]:
+        return [self.share.live()]
 
     async def connect(self) -> None:
         await self.share.connect()

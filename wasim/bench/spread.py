@@ -19,41 +19,33 @@ every child is connected and hands each the whole schedule, so no send time is r
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 from typing import Any
 
+from wasim.bench.live import LiveShare
 from wasim.bench.measure import Sent
 from wasim.bench.prepare import Prepared
 from wasim.bench.scenario import Scenario
 from wasim.bench.share import ShareReport, process_name
-from wasim.errors import TargetError, WasimError
+from wasim.errors import TargetError
 from wasim.faults.routes import Routes
-from wasim.workers import error_from, spawn_child
+from wasim.workers import Child, end_children, spawn_child
 
 LINE_LIMIT = 1 << 26  # a child's result holds per-user costs and histograms of every group
 STEPS = ("ready", "drained", "result")
 CONNECT_TIMEOUT = 120.0
 
 
-class _Child:
+class _Listening(Child):
     """One listener process and what it has reported so far."""
 
     def __init__(self, process: asyncio.subprocess.Process, name: str) -> None:
-        self.process = process
-        self.name = name
         self.delivered = 0
         self.clients = 0
         self.report: ShareReport | None = None
-        self.error: WasimError | None = None
+        self.live: LiveShare | None = None
         self.steps = {step: asyncio.Event() for step in STEPS}
-        self.reader = asyncio.create_task(self._read())
-
-    def send(self, record: dict[str, Any]) -> None:
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.write(json.dumps(record).encode() + b"\n")
+        super().__init__(process, name)
 
     async def reached(self, step: str) -> None:
         """Return once the child has reported `step`; raise what it failed with instead."""
@@ -61,29 +53,24 @@ class _Child:
         if self.error is not None:
             raise self.error
 
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        try:
-            async for line in self.process.stdout:
-                record = json.loads(line)
-                kind = record.get("type")
-                if kind == "progress":
-                    self.delivered = int(record["delivered"])
-                elif kind == "error":
-                    self.error = error_from(record, f"{self.name} failed")
-                    break
-                elif kind in self.steps:
-                    if kind == "ready":
-                        self.clients = int(record["clients"])
-                    if kind == "result":
-                        self.report = ShareReport.model_validate(record)
-                    self.steps[kind].set()
-            if self.report is None and self.error is None:
-                code = await self.process.wait()
-                self.error = TargetError(f"{self.name} exited (code {code}) before its results")
-        finally:
-            for event in self.steps.values():
-                event.set()
+    def take(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "progress":
+            self.delivered = int(record["delivered"])
+            if "live" in record:
+                self.live = LiveShare.model_validate(record["live"])
+        elif kind in self.steps:
+            if kind == "ready":
+                self.clients = int(record["clients"])
+            if kind == "result":
+                self.report = ShareReport.model_validate(record)
+            self.steps[kind].set()
+
+    def ended(self) -> None:
+        if self.report is None and self.error is None:
+            code = self.process.returncode
+            self.error = TargetError(f"{self.name} exited (code {code}) before its results")
+        for event in self.steps.values():
+            event.set()
 
 
 class ChildProcesses:
@@ -96,17 +83,22 @@ class ChildProcesses:
         prepared: Prepared,
         processes: int,
         routes: Routes | None = None,
+        live: bool = False,
     ) -> None:
+        self.live_figures = live  # children report their figures each second (--live)
         self.scenario = scenario
         self.base_url = base_url
         self.routes = routes
         self.prepared = prepared
         self.processes = processes
-        self.children: list[_Child] = []
+        self.children: list[_Listening] = []
 
     @property
     def delivered(self) -> int:
         return sum(child.delivered for child in self.children)
+
+    def live(self) -> list[LiveShare]:
+        return [child.live for child in self.children if child.live is not None]
 
     async def connect(self) -> None:
         job = {
@@ -115,12 +107,13 @@ class ChildProcesses:
             "routes": self.routes.model_dump() if self.routes is not None else None,
             "prepared": self.prepared.model_dump(mode="json"),
             "parts": self.processes,
+            "live": self.live_figures,
         }
         for part in range(self.processes):
             process = await spawn_child(
                 "wasim.bench.child", {**job, "part": part}, keep_stdin=True, limit=LINE_LIMIT
             )
-            self.children.append(_Child(process, process_name(part, self.processes)))
+            self.children.append(_Listening(process, process_name(part, self.processes)))
         await self._all("ready", CONNECT_TIMEOUT)
 
     async def begin(self, start: float, messages: list[Sent]) -> None:
@@ -143,18 +136,7 @@ class ChildProcesses:
 
     async def close(self) -> None:
         """Let children that reported end by themselves; kill any other."""
-        for child in self.children:
-            if child.process.stdin is not None:
-                child.process.stdin.close()
-            if child.report is None and child.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()
-        for child in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                await child.process.wait()
-            child.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await child.reader
+        await end_children(self.children, [c for c in self.children if c.report is not None])
 
     def _send(self, record: dict[str, Any]) -> None:
         for child in self.children:
@@ -162,9 +144,7 @@ class ChildProcesses:
 
     async def _flush(self) -> None:
         for child in self.children:
-            if child.process.stdin is not None:
-                with contextlib.suppress(ConnectionError):
-                    await child.process.stdin.drain()
+            await child.flush()
 
     async def _all(self, step: str, timeout: float) -> None:
         """Wait until every child reports `step`; the first failure or the timeout raises."""

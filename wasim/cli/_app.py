@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -66,11 +66,48 @@ class Command(TyperCommand):
         return _plain(super().get_params(ctx))
 
 
+# The module of each command, imported when that command runs (help imports them all): all of
+# them together take a second or more to import (wasim.bench, the transports), which every
+# command would otherwise pay at start-up, `wasim send`'s time to its first POST among them.
+COMMAND_MODULES = {
+    "bench": "bench",
+    "listen": "listen",
+    "probe": "probe",
+    "send": "send",
+    "sign": "send",
+    "verify": "send",
+    "serve": "serve",
+    "token": "serve",
+}
+
+
+def load_commands(*names: str) -> None:
+    """Register the commands `names` (all of them when none is named) on `app`."""
+    wanted = [COMMAND_MODULES[n] for n in names if n in COMMAND_MODULES]
+    for module in sorted(set(wanted if names else COMMAND_MODULES.values())):
+        importlib.import_module(f"wasim.cli.{module}")
+
+
 class Group(TyperGroup):
-    """`wasim` itself: Click-style type names in its help."""
+    """`wasim` itself: Click-style type names in its help, each command's module imported
+    when it is first asked for (COMMAND_MODULES)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, *names: str) -> None:
+        load_commands(*names)
+        for name, command in getattr(typer.main.get_command(app), "commands", {}).items():
+            self.commands.setdefault(name, command)
 
 
 app = typer.Typer(
@@ -102,6 +139,8 @@ err_console = make_console(stderr=True)
 
 def package_version() -> str:
     """wasim's version, from the installed package's metadata."""
+    from importlib.metadata import PackageNotFoundError, version  # a tenth of a second
+
     try:
         return version("wasim")
     except PackageNotFoundError:  # running from a source tree that was never installed

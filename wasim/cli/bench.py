@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from wasim.bench import Progress as BenchProgress
 from wasim.bench import load, render_result, run_bench, write_reports
 from wasim.bench.baseline import load_baseline
+from wasim.bench.dashboard import Dashboard
 from wasim.bench.loader import apply_overrides
 from wasim.bench.png import check_available
 from wasim.bench.runner import ProgressCallback
@@ -55,6 +57,14 @@ def bench_command(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress on stderr.")] = True,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Serve a dashboard on a free local port (address printed) that updates "
+            "every second until the run ends.",
+        ),
+    ] = False,
     url: Annotated[
         str | None,
         typer.Option(help="Bench the backend running at this URL instead of the scenario's."),
@@ -92,18 +102,25 @@ def bench_command(
     except ConfigError as exc:
         # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
         fail(escape(str(exc)), exc.exit_code)
-    live = _live(progress and not as_json)
-    with live as on_progress:
-        result = run(
-            run_bench(
-                spec,
-                on_progress=on_progress,
-                baseline=old,
-                max_regression=allowance,
-                processes=processes,
-            ),
-            on_interrupt=live.interrupted,
-        )
+    bar = _live(progress and not as_json)
+    with contextlib.ExitStack() as stack:
+        board = stack.enter_context(Dashboard()) if live else None
+        if board is not None:
+            err_console.print(f"live dashboard: {board.url}", highlight=False)
+        with bar as on_progress:
+            result = run(
+                run_bench(
+                    spec,
+                    on_progress=on_progress,
+                    baseline=old,
+                    max_regression=allowance,
+                    processes=processes,
+                    on_live=board.update if board is not None else None,
+                ),
+                on_interrupt=bar.interrupted,
+            )
+        if board is not None:
+            board.finish(result)
     try:
         write_reports(
             result,

@@ -10,6 +10,7 @@ import typer
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
+from wasim.cli.options import JwtAlgorithm, JwtClaim, JwtSecret
 from wasim.ledger import ledger_path
 from wasim.listen import ListenOptions, Summary, credentials
 from wasim.listen.processes import listen_spread
@@ -43,13 +44,9 @@ def listen_command(
     tokens_file: Annotated[
         Path | None, typer.Option(help="A file of tokens, one a line (`token` or `user token`).")
     ] = None,
-    jwt_secret: Annotated[
-        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret to mint user JWTs with.")
-    ] = defaults.JWT_SECRET,
-    jwt_claim: Annotated[str, typer.Option(help="Claim carrying the user id.")] = (
-        defaults.JWT_CLAIM
-    ),
-    jwt_algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    jwt_secret: JwtSecret = defaults.JWT_SECRET,
+    jwt_claim: JwtClaim = defaults.JWT_CLAIM,
+    jwt_algorithm: JwtAlgorithm = defaults.JWT_ALGORITHM,
     jwt_expiry: Annotated[float, typer.Option(help="Seconds until minted tokens expire.")] = 3600,
     ramp: Annotated[
         float | None, typer.Option(help="Connections opened per second (default: at once).")

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, run
+from wasim.cli.options import AppSecret, JwtAlgorithm, JwtClaim, JwtSecret, VerifyToken
 from wasim.probe import ProbeOptions, ProbeReport, probe
 from wasim.probe.models import DEFAULT_SETUP_BODY
 from wasim.probe.push import event_line
@@ -20,22 +21,14 @@ _MARKS = {"ok": "[green]✓[/]", "missing": "[red]✗[/]", "warning": "[yellow]!
 def probe_command(
     url: Annotated[str, typer.Argument(help="Base URL of the backend.")] = defaults.BASE_URL,
     webhook_path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
-    app_secret: Annotated[
-        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs webhooks.")
-    ] = defaults.APP_SECRET,
-    verify_token: Annotated[
-        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="The verify token configured there.")
-    ] = defaults.VERIFY_TOKEN,
+    app_secret: AppSecret = defaults.APP_SECRET,
+    verify_token: VerifyToken = defaults.VERIFY_TOKEN,
     token: Annotated[
         str | None, typer.Option(help="The probe user's token, as is (no minting, no login).")
     ] = None,
-    jwt_secret: Annotated[
-        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret to mint the user's JWT with.")
-    ] = defaults.JWT_SECRET,
-    jwt_claim: Annotated[str, typer.Option(help="Claim carrying the user id.")] = (
-        defaults.JWT_CLAIM
-    ),
-    jwt_algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    jwt_secret: JwtSecret = defaults.JWT_SECRET,
+    jwt_claim: JwtClaim = defaults.JWT_CLAIM,
+    jwt_algorithm: JwtAlgorithm = defaults.JWT_ALGORITHM,
     login_path: Annotated[
         str | None, typer.Option(help="Log in with this request instead of minting a JWT.")
     ] = None,

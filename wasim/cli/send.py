@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, fail, run
+from wasim.cli.options import AppSecret, AsJson, VerifyToken
 from wasim.ledger import ledger_path
 from wasim.payloads.kinds import help_text
 from wasim.payloads.model import ContextKind, Shape
@@ -132,10 +133,8 @@ def send_command(
             "test; otherwise exit 1 with what came back."
         ),
     ] = "2xx",
-    app_secret: Annotated[
-        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs.")
-    ] = defaults.APP_SECRET,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    app_secret: AppSecret = defaults.APP_SECRET,
+    as_json: AsJson = False,
 ) -> None:
     """Send realistic, signed WhatsApp webhooks on an open-model schedule; exit 1 when the
     answers are not the expected ones (--expect), 130 on Ctrl-C with the report so far.
@@ -179,10 +178,8 @@ def send_command(
 @app.command("sign", cls=Command)
 def sign_command(
     file: Annotated[Path | None, typer.Argument(help="Body file; stdin when omitted.")] = None,
-    app_secret: Annotated[
-        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret to sign with.")
-    ] = defaults.APP_SECRET,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    app_secret: AppSecret = defaults.APP_SECRET,
+    as_json: AsJson = False,
 ) -> None:
     """Print the X-Hub-Signature-256 header value for a body, offline.
 
@@ -197,11 +194,9 @@ def verify_command(
     url: Annotated[str, typer.Argument(help="Webhook URL.")] = (
         defaults.BASE_URL + defaults.WEBHOOK_PATH
     ),
-    verify_token: Annotated[
-        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="The verify token configured there.")
-    ] = defaults.VERIFY_TOKEN,
+    verify_token: VerifyToken = defaults.VERIFY_TOKEN,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 10.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Drive Meta's verification handshake: echo a random challenge, refuse a wrong token.
 

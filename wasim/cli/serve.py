@@ -9,6 +9,7 @@ import typer
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, handled, run
+from wasim.cli.options import AppSecret, JwtAlgorithm, JwtClaim, JwtSecret, VerifyToken
 from wasim.connections import Deadlines
 from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
@@ -25,15 +26,9 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = (
         defaults.PORT
     ),
-    app_secret: Annotated[
-        str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs webhooks.")
-    ] = defaults.APP_SECRET,
-    verify_token: Annotated[
-        str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="Token for the GET handshake.")
-    ] = defaults.VERIFY_TOKEN,
-    jwt_secret: Annotated[
-        str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret that signs user JWTs.")
-    ] = defaults.JWT_SECRET,
+    app_secret: AppSecret = defaults.APP_SECRET,
+    verify_token: VerifyToken = defaults.VERIFY_TOKEN,
+    jwt_secret: JwtSecret = defaults.JWT_SECRET,
     database_url: Annotated[
         str,
         typer.Option(envvar="WASIM_DATABASE_URL", help="SQLAlchemy URL (SQLite or PostgreSQL)."),
@@ -249,13 +244,9 @@ def token_command(
     user: Annotated[str, typer.Option("--user", "-u", help="User id to put in the token.")] = (
         defaults.DEFAULT_OWNER
     ),
-    secret: Annotated[
-        str, typer.Option(envvar="WASIM_JWT_SECRET", help="HMAC secret to sign with.")
-    ] = defaults.JWT_SECRET,
-    claim: Annotated[str, typer.Option(help="Claim that carries the user id.")] = (
-        defaults.JWT_CLAIM
-    ),
-    algorithm: Annotated[str, typer.Option(help="JWT algorithm.")] = defaults.JWT_ALGORITHM,
+    secret: JwtSecret = defaults.JWT_SECRET,
+    claim: JwtClaim = defaults.JWT_CLAIM,
+    algorithm: JwtAlgorithm = defaults.JWT_ALGORITHM,
     expires_in: Annotated[
         float, typer.Option(min=1, help="Seconds until the token expires.")
     ] = 3600.0,

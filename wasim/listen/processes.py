@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 from collections import Counter
 from dataclasses import asdict, replace
@@ -20,7 +19,7 @@ from wasim.listen.auth import Credential
 from wasim.listen.runner import Emit, ListenOptions, listen, stopping_on_signals
 from wasim.listen.summary import Summary
 from wasim.transports.config import ListenerConfig, PollConfig
-from wasim.workers import error_from, spawn_child
+from wasim.workers import Child, spawn_child
 
 
 def encode_options(options: ListenOptions) -> dict[str, Any]:
@@ -71,30 +70,35 @@ async def listen_spread(
     stop = stop or asyncio.Event()
     parts = shares(options, processes)
     with stopping_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        children = [await _spawn(part) for part in parts]
-        merged = _Merger(len(children), emit)
-        readers = [asyncio.create_task(merged.read(child)) for child in children]
-        everyone = asyncio.create_task(_all(readers))
+        merged = _Merger(len(parts), emit)
+        children = [
+            _Listener(await spawn_child("wasim.listen.child", encode_options(part)), merged)
+            for part in parts
+        ]
+        everyone = asyncio.create_task(_all([child.reader for child in children]))
         stopper = asyncio.create_task(_all([stop.wait()]))
         await asyncio.wait({everyone, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper.done():
             for child in children:
-                if child.returncode is None:
+                if child.process.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
-                        child.send_signal(signal.SIGINT)
+                        child.process.send_signal(signal.SIGINT)
         stopper.cancel()
         await everyone
-        for child in children:
-            await child.wait()
-    return merged.result()
+    return merged.result([child.error for child in children if child.error is not None])
 
 
 async def _all(waits: list[Any]) -> None:
     await asyncio.gather(*waits)
 
 
-async def _spawn(part: ListenOptions) -> asyncio.subprocess.Process:
-    return await spawn_child("wasim.listen.child", encode_options(part))
+class _Listener(Child):
+    def __init__(self, process: asyncio.subprocess.Process, merger: _Merger) -> None:
+        self.merger = merger
+        super().__init__(process, "a listener process")
+
+    def take(self, kind: str, record: dict[str, Any]) -> None:
+        self.merger.take(kind, record)
 
 
 class _Merger:
@@ -105,44 +109,37 @@ class _Merger:
         self.emit = emit
         self.ready: list[dict[str, Any]] = []
         self.summaries: list[Summary] = []
-        self.errors: list[WasimError] = []
 
-    async def read(self, child: asyncio.subprocess.Process) -> None:
-        assert child.stdout is not None
-        async for line in child.stdout:
-            record = json.loads(line)
-            kind = record.get("type")
-            if kind == "summary":
-                self.summaries.append(Summary.model_validate(record))
-            elif kind == "error":
-                self.errors.append(error_from(record))
-            elif kind == "ready":
-                self.ready.append(record)
-                if len(self.ready) == self.children:
-                    self.emit(
-                        {
-                            "type": "ready",
-                            "at": record["at"],
-                            "requested": sum(r["requested"] for r in self.ready),
-                            "connected": sum(r["connected"] for r in self.ready),
-                            "failed": sum(r["failed"] for r in self.ready),
-                            "seconds": max(r.get("seconds", 0.0) for r in self.ready),
-                            "rss_before": sum(r.get("rss_before", 0) for r in self.ready),
-                            "rss": sum(r.get("rss", 0) for r in self.ready),
-                            "failures": dict(
-                                sum((Counter(r.get("failures", {})) for r in self.ready), Counter())
-                            ),
-                        }
-                    )
-            else:
-                self.emit(record)
+    def take(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "summary":
+            self.summaries.append(Summary.model_validate(record))
+        elif kind == "ready":
+            self.ready.append(record)
+            if len(self.ready) == self.children:
+                self.emit(
+                    {
+                        "type": "ready",
+                        "at": record["at"],
+                        "requested": sum(r["requested"] for r in self.ready),
+                        "connected": sum(r["connected"] for r in self.ready),
+                        "failed": sum(r["failed"] for r in self.ready),
+                        "seconds": max(r.get("seconds", 0.0) for r in self.ready),
+                        "rss_before": sum(r.get("rss_before", 0) for r in self.ready),
+                        "rss": sum(r.get("rss", 0) for r in self.ready),
+                        "failures": dict(
+                            sum((Counter(r.get("failures", {})) for r in self.ready), Counter())
+                        ),
+                    }
+                )
+        else:
+            self.emit({"type": kind, **record})
 
-    def result(self) -> Summary:
+    def result(self, errors: list[WasimError]) -> Summary:
         total = Summary()
         for summary in self.summaries:
             total.merge(summary)
-        if total.connected == 0 and self.errors:
-            raise self.errors[0]
-        if len(self.summaries) < self.children and not self.errors:
+        if total.connected == 0 and errors:
+            raise errors[0]
+        if len(self.summaries) < self.children and not errors:
             raise TargetError("a listener process died without a summary")
         return total

@@ -20,7 +20,6 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import json
 import pickle
 import signal
 import time
@@ -33,7 +32,7 @@ from wasim.send.plan import Delivery, Recipe
 from wasim.send.report import SendReport
 from wasim.send.retry import RetryProfile
 from wasim.send.sender import OnProgress, Target
-from wasim.workers import error_from, spawn_child
+from wasim.workers import Child, end_children, spawn_child
 
 START_MARGIN_S = 0.5  # from "every child holds its share" to the first POST
 INTERRUPT_WAIT_S = 5.0  # how long an interrupted parent waits for the children's reports
@@ -62,42 +61,29 @@ def decode_plan(text: str) -> list[Delivery] | Recipe:
     return plan
 
 
-class _Child:
+class _Sending(Child):
     """One sending process and what it has reported so far."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
         self.ready = asyncio.Event()
         self.progress: dict[str, Any] = {}
         self.report: SendReport | None = None
-        self.error: WasimError | None = None
-        self.reader = asyncio.create_task(self._read())
+        super().__init__(process, "a sending process")
 
     @property
     def sent(self) -> int:
         return self.report.sent if self.report is not None else int(self.progress.get("sent", 0))
 
-    def send(self, record: dict[str, Any]) -> None:
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.write(json.dumps(record).encode() + b"\n")
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        try:
-            async for line in self.process.stdout:
-                record = json.loads(line)
-                kind = record.pop("type", None)
-                if kind == "ready":
-                    self.ready.set()
-                elif kind == "progress":
-                    self.progress = record
-                elif kind == "report":
-                    self.report = SendReport.decode(record)
-                elif kind == "error":
-                    self.error = error_from(record, "a sending process failed")
-        finally:
+    def take(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "ready":
             self.ready.set()
+        elif kind == "progress":
+            self.progress = record
+        elif kind == "report":
+            self.report = SendReport.decode(record)
+
+    def ended(self) -> None:
+        self.ready.set()
 
     def failure(self) -> WasimError | None:
         """Why this child has no report, once it has ended without one."""
@@ -128,7 +114,7 @@ class SendProcesses:
             raise ConfigError("--processes must be at least 1")
         self.job = encode_job(target, concurrency, retry, ledger)
         self.processes = processes
-        self.children: list[_Child] = []
+        self.children: list[_Sending] = []
 
     @property
     def sent(self) -> int:
@@ -145,7 +131,7 @@ class SendProcesses:
     async def open(self) -> None:
         while len(self.children) < self.processes:
             process = await spawn_child("wasim.send.child", self.job, keep_stdin=True)
-            self.children.append(_Child(process))
+            self.children.append(_Sending(process))
 
     async def deal(self, plan: Sequence[Delivery] | Recipe) -> None:
         """Give each child its share and return once each holds it (or raise why not)."""
@@ -157,6 +143,7 @@ class SendProcesses:
             shares = [plan[k::count] for k in range(count)]
         for child, share in zip(self.children, shares, strict=True):
             child.send({"type": "plan", "plan": encode_plan(share)})
+            await child.flush()
         for child in self.children:
             await child.ready.wait()
             if child.reader.done() and (failure := child.failure()) is not None:
@@ -175,6 +162,7 @@ class SendProcesses:
         start_at = start_at if start_at is not None else time.time() + START_MARGIN_S
         for child in self.children:
             child.send({"type": "start", "start_at": start_at})
+            await child.flush()
         readers = {child.reader for child in self.children}
         try:
             while readers:
@@ -210,18 +198,7 @@ class SendProcesses:
 
     async def close(self) -> None:
         """End the children: those that reported by themselves, any other killed."""
-        for child in self.children:
-            if child.process.stdin is not None:
-                child.process.stdin.close()
-            if not child.reader.done() and child.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()
-        for child in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                await child.process.wait()
-            child.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await child.reader
+        await end_children(self.children, [c for c in self.children if c.reader.done()])
         self.children = []
 
 

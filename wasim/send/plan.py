@@ -153,7 +153,7 @@ def prepare(
 ) -> Delivery:
     """Encode and sign one webhook body (a dict from PayloadFactory.envelope)."""
     body, headers = signed_request(encode(payload, style), secret, sign_mode)
-    wamids, statuses = carried(payload)
+    wamids, statuses = ids_in(payload)
     return Delivery(body, headers, wamids, statuses, markers=markers_in(payload))
 
 
@@ -167,7 +167,7 @@ def _values(payload: Any) -> Iterator[dict[str, Any]]:
                 yield value
 
 
-def carried(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+def ids_in(payload: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """Message ids (inbound, echoed, calls) and (status id, status) pairs in a webhook body."""
     wamids: list[str] = []
     statuses: list[tuple[str, str]] = []
@@ -207,9 +207,9 @@ def markers_of(items: Sequence[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-def carried_in(body: bytes) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+def ids_in_body(body: bytes) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     try:
-        return carried(json.loads(body))
+        return ids_in(json.loads(body))
     except (ValueError, TypeError, KeyError, AttributeError):
         return (), ()
 

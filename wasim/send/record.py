@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from wasim.errors import ConfigError
-from wasim.send.plan import Delivery, carried_in
+from wasim.send.plan import Delivery, ids_in_body
 
 
 def record(plan: Iterable[Delivery], path: Path) -> int:
@@ -100,6 +100,6 @@ def _deliveries(
                 at = float(line.get("at", 0.0))
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise ConfigError(f"{path}:{number + 1}: not a wasim recording line") from None
-            wamids, statuses = carried_in(body)
+            wamids, statuses = ids_in_body(body)
             at = at if rate is None else number / rate
             yield Delivery(body, headers, wamids, statuses, bool(line.get("duplicate")), at)

@@ -61,14 +61,6 @@ class SendReport:
     interrupted: bool = False  # cut short (Ctrl-C): the counts are what was sent until then
     ids: list[str] = field(default_factory=list)  # message and status ids of the first POSTs
 
-    def add(self, result: SendResult) -> None:
-        self.tally(result.status_code, result.error, result.attempts, result.duplicate)
-        answered = result.first_answer_at
-        self.record_times(
-            result.started_at - result.scheduled_at,
-            None if answered is None else answered - result.scheduled_at,
-        )
-
     def tally(self, status: int | None, error: str | None, attempts: int, duplicate: bool) -> None:
         """Count one planned POST after its last attempt."""
         self.sent += 1
@@ -94,13 +86,6 @@ class SendReport:
         for micros, count in latencies.items():
             self.latency.record_micros(micros, count)
         self.slow += slow
-
-    def record_times(self, lag: float, latency: float | None) -> None:
-        """Schedule lag of the first attempt and its answer's latency, both from schedule."""
-        self.lag.record(max(lag, 0.0))
-        if latency is not None:
-            self.latency.record(latency)
-            self.slow += latency * 1000 > GUIDANCE_SLOW_MS
 
     def remember(self, ids: Sequence[str]) -> None:
         """Keep the ids a POST carried (each once), while fewer than IDS_KEPT are kept."""

@@ -7,14 +7,15 @@ import gc
 import heapq
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from wasim import defaults
 from wasim.errors import ConfigError, TargetError
 from wasim.ledger import LedgerWriter
-from wasim.send.builder import Builder
+from wasim.send import builder as building
+from wasim.send.builder import Builder, Ready
 from wasim.send.plan import Delivery, Recipe
 from wasim.send.report import GUIDANCE_SLOW_MS, IDS_KEPT, SendReport, SendResult
 from wasim.send.retry import RetryProfile, retry_profile
@@ -27,8 +28,8 @@ PROGRESS_EVERY_S = 0.1
 # each keep their code and data in the CPU's caches (measured: a third more POSTs a second
 # than one at a time). Ahead of schedule, one is built at a time, so nothing waits for a batch.
 BUILD_AHEAD = 64
-# From this many POSTs a Recipe's bodies are built in a process of their own (starting it
-# takes about half a second); fewer are built here, in a moment.
+# From this many POSTs a Recipe's bodies are built in a process of their own (forked, it
+# starts in milliseconds; the sending process keeps its CPU for sending); fewer are built here.
 BUILDER_FROM = 2000
 
 
@@ -91,11 +92,12 @@ async def send_plan(
         raise ConfigError("concurrency must be at least 1")
     if report is None:
         report = SendReport()
+    wire = Wire(target.endpoint, target.timeout)
     builder = None
     if isinstance(plan, Recipe):
         planned = plan.posts
-        if planned >= BUILDER_FROM:
-            builder = Builder(plan)
+        if planned >= BUILDER_FROM and building.AVAILABLE:
+            builder = Builder(plan, wire.head)
         source: Iterator[Delivery] = iter(()) if builder is not None else plan.deliveries()
     else:
         if isinstance(plan, Sized):
@@ -103,7 +105,7 @@ async def send_plan(
         source = iter(plan)
     report.planned = planned or 0
     retry = retry or retry_profile("none")
-    runner = _Runner(target, source, retry, on_result, ledger, report, builder)
+    runner = _Runner(wire, source, retry, on_result, ledger, report, builder)
     try:
         return await runner.run(concurrency, on_progress, start_at)
     finally:
@@ -138,13 +140,27 @@ class Times:
 
 
 class _Post:
-    """One planned POST while it is under way: its prebuilt request and its times."""
+    """One planned POST while it is under way: its prebuilt request, what it carries (a
+    builder's `Ready` tuple) and its times."""
 
-    __slots__ = ("delivery", "request", "started", "answered")
+    __slots__ = ("request", "at", "duplicate", "wamids", "statuses", "markers", "started",
+                 "answered")  # fmt: skip
 
-    def __init__(self, delivery: Delivery, request: bytes) -> None:
-        self.delivery = delivery
+    def __init__(
+        self,
+        request: bytes,
+        at: float,
+        duplicate: bool,
+        wamids: tuple[str, ...],
+        statuses: tuple[tuple[str, str], ...],
+        markers: Mapping[str, str],
+    ) -> None:
         self.request = request
+        self.at = at
+        self.duplicate = duplicate
+        self.wamids = wamids
+        self.statuses = statuses
+        self.markers = markers
         self.started = 0.0  # seconds after t0, first attempt
         self.answered = -1.0  # first attempt's answer, -1 when none
 
@@ -152,15 +168,15 @@ class _Post:
 class _Runner:
     """`concurrency` workers take POSTs in order of due time; a busy worker is a POST in flight.
 
-    The plan is read just ahead of the schedule: a POST's body is built by the plan's iterator
-    (BUILD_AHEAD at a time when the schedule is behind) and its request line and headers joined
-    when a worker takes it, so a run of any length holds only the POSTs in flight, the retries
-    waiting, and the few built next.
+    The plan is read just ahead of the schedule: a POST is built whole (body, headers, request
+    line) by the builder process in chunks, or by the plan's iterator here (BUILD_AHEAD at a time
+    when the schedule is behind), so a run of any length holds only the POSTs in flight, the
+    retries waiting, and the few built next.
     """
 
     def __init__(
         self,
-        target: Target,
+        wire: Wire,
         plan: Iterator[Delivery],
         retry: RetryProfile,
         on_result: OnResult | None,
@@ -168,12 +184,12 @@ class _Runner:
         report: SendReport,
         builder: Builder | None = None,
     ) -> None:
-        self.wire = Wire(target.endpoint, target.timeout)
+        self.wire = wire
         self.plan = plan
         self.retry = retry
         self.on_result = on_result
         self.report = report
-        self.ahead: deque[Delivery] = deque()  # the next planned POSTs, built
+        self.ahead: deque[Ready] = deque()  # the next planned POSTs, built
         self.builder = builder  # builds them in another process, if set
         self.taken = 0  # planned POSTs taken from the plan
         self.exhausted = False
@@ -241,7 +257,7 @@ class _Runner:
             if attempt == 1:
                 if status is not None:
                     post.answered = clock() - t0
-                due = post.delivery.at
+                due = post.at
                 answered = max(post.answered - due, 0.0) if post.answered >= 0 else -1.0
                 times.add(post.started - due, answered)
             if status != 200 and attempt < self.retry.max_attempts:
@@ -250,11 +266,11 @@ class _Runner:
                 entry = (clock() - t0 + delay, self.sequence, post, attempt + 1)
                 heapq.heappush(self.retries, entry)
                 continue
-            report.tally(status, error, attempt, post.delivery.duplicate)
+            report.tally(status, error, attempt, post.duplicate)
             if self.on_result is not None:
                 self.on_result(self._result(post, attempt, status, error))
 
-    def _peek(self) -> Delivery | None:
+    def _peek(self) -> Ready | None:
         ahead = self.ahead
         if not ahead and not self.exhausted and self.builder is not None:
             chunk = self.builder.take()
@@ -264,13 +280,15 @@ class _Runner:
                 self.exhausted = True
         elif not ahead and not self.exhausted:
             now = time.perf_counter() - self.t0
+            request = self.wire.request
             while len(ahead) < BUILD_AHEAD:
-                delivery = next(self.plan, None)
-                if delivery is None:
+                d = next(self.plan, None)
+                if d is None:
                     self.exhausted = True
                     break
-                ahead.append(delivery)
-                if delivery.at > now:  # ahead of schedule: no need to build further yet
+                ahead.append((request(d.body, d.headers), d.at, d.duplicate, d.wamids,
+                              d.statuses, d.markers))  # fmt: skip
+                if d.at > now:  # ahead of schedule: no need to build further yet
                     break
         return ahead[0] if ahead else None
 
@@ -282,7 +300,7 @@ class _Runner:
         retries = self.retries
         if retries and (
             (head is None and (self.exhausted or retries[0][0] <= time.perf_counter() - self.t0))
-            or (head is not None and retries[0][0] <= head.at)
+            or (head is not None and retries[0][0] <= head[1])
         ):
             due, _, post, attempt = heapq.heappop(retries)
             return due, post, attempt
@@ -293,9 +311,10 @@ class _Runner:
         report = self.report
         if self.taken > report.planned:
             report.planned = self.taken
+        post = _Post(*head)
         if len(report.ids) < IDS_KEPT:
-            report.remember([*head.wamids, *(key for key, _ in head.statuses)])
-        return head.at, _Post(head, self.wire.request(head.body, head.headers)), 1
+            report.remember([*post.wamids, *(key for key, _ in post.statuses)])
+        return post.at, post, 1
 
     async def _more(self) -> None:
         """Wait for the builder's next chunk, or for the first retry to fall due."""
@@ -328,30 +347,24 @@ class _Runner:
         self.begun.clear()  # the same list: workers hold its `append`
         wall0 = self.wall0
         for post in fresh:
-            delivery = post.delivery
             self.ledger.note(
-                delivery.wamids,
-                delivery.statuses,
-                wall0 + delivery.at,
-                wall0 + post.started,
-                delivery.markers,
+                post.wamids, post.statuses, wall0 + post.at, wall0 + post.started, post.markers
             )
         self.ledger.flush()
 
     def _result(
         self, post: _Post, attempts: int, status: int | None, error: str | None
     ) -> SendResult:
-        delivery = post.delivery
         return SendResult(
-            scheduled_at=self.wall0 + delivery.at,
+            scheduled_at=self.wall0 + post.at,
             started_at=self.wall0 + post.started,
             finished_at=self.wall0 + (time.perf_counter() - self.t0),
             status_code=status,
             error=error,
             attempts=attempts,
-            wamids=delivery.wamids,
-            statuses=delivery.statuses,
-            duplicate=delivery.duplicate,
+            wamids=post.wamids,
+            statuses=post.statuses,
+            duplicate=post.duplicate,
             first_answer_at=self.wall0 + post.answered if post.answered >= 0 else None,
         )
 

@@ -25,6 +25,13 @@ class WireError(Exception):
     """A POST that got no HTTP answer: refused, reset or closed connection, or a bad answer."""
 
 
+def request_bytes(head: bytes, body: bytes, headers: Mapping[str, str]) -> bytes:
+    """One POST as it goes on the wire: `head` (request line, Host, Accept: `Wire.head`), the
+    body's headers and length, the body."""
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    return head + f"{lines}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+
+
 class Wire:
     """A pool of keep-alive connections to one endpoint; open as many as POSTs in flight."""
 
@@ -38,16 +45,16 @@ class Wire:
         self.target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         self.authority = url.netloc.rpartition("@")[2]
         self.timeout = timeout
+        self.head = (
+            f"POST {self.target} HTTP/1.1\r\nHost: {self.authority}\r\nAccept: */*\r\n"
+        ).encode("latin-1")
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
     def request(self, body: bytes, headers: Mapping[str, str]) -> bytes:
-        """The whole POST as it goes on the wire, built once before the schedule starts."""
-        lines = [f"POST {self.target} HTTP/1.1", f"Host: {self.authority}", "Accept: */*"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        """The whole POST as it goes on the wire (see `request_bytes`)."""
+        return request_bytes(self.head, body, headers)
 
     async def post(self, request: bytes) -> int:
         """Send one prebuilt request and return the answer's status code.
