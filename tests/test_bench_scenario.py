@@ -31,7 +31,7 @@ kind = "socketio"
 """
 
 
-@pytest.mark.parametrize("name", ["seed", "ci-smoke"])
+@pytest.mark.parametrize("name", ["seed", "ci-smoke", "faults"])
 def test_load_bundled_scenario_by_name(name: str) -> None:
     scenario = load(name)
     assert scenario.name == name
@@ -67,7 +67,7 @@ def test_loads_bad_threshold_names_its_line() -> None:
 
 
 def test_load_missing_scenario_lists_bundled_names() -> None:
-    with pytest.raises(ConfigError, match="bundled: ci-smoke, seed"):
+    with pytest.raises(ConfigError, match="bundled: ci-smoke, faults, seed"):
         load("no-such-scenario")
 
 
