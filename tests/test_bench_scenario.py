@@ -31,7 +31,7 @@ kind = "socketio"
 """
 
 
-@pytest.mark.parametrize("name", ["seed", "ci-smoke"])
+@pytest.mark.parametrize("name", ["seed", "ci-smoke", "faults"])
 def test_load_bundled_scenario_by_name(name: str) -> None:
     scenario = load(name)
     assert scenario.name == name

@@ -53,7 +53,11 @@ def test_restart_on_url_backend_with_commands_loads() -> None:
     ("extra", "message"),
     [
         pytest.param("latncy = 1", "latncy: unknown key; did you mean latency", id="typo"),
-        pytest.param("share = 0.5", "share applies to drop and blackhole faults", id="wrong-kind"),
+        pytest.param(
+            "share = 0.5",
+            "share applies to drop, blackhole, webhook_errors faults",
+            id="wrong-kind",
+        ),
         pytest.param("", "a slow fault needs latency, jitter or bandwidth", id="no-parameter"),
     ],
 )

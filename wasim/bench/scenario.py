@@ -207,12 +207,13 @@ class ClientGroup(_Model):
         return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
-FaultKind = Literal["slow", "drop", "blackhole", "restart"]
+FaultKind = Literal["slow", "drop", "blackhole", "restart", "webhook_errors"]
 _FAULT_KEYS: dict[str, tuple[str, ...]] = {
     "slow": ("latency", "jitter", "bandwidth"),
     "drop": ("share", "connections"),
     "blackhole": ("share", "connections"),
     "restart": (),
+    "webhook_errors": ("share", "answer"),
 }
 
 
@@ -232,14 +233,15 @@ class Fault(_Model):
     bandwidth: float | None = Field(default=None, gt=0)
     share: float | None = Field(default=None, gt=0, le=1)
     connections: Literal["push", "all"] | None = None
+    answer: Literal["500", "timeout"] | None = None
 
     @model_validator(mode="after")
     def _keys_of_kind(self) -> Fault:
         allowed = _FAULT_KEYS[self.kind]
-        for key in ("latency", "jitter", "bandwidth", "share", "connections"):
+        for key in ("latency", "jitter", "bandwidth", "share", "connections", "answer"):
             if getattr(self, key) is not None and key not in allowed:
                 kinds = [kind for kind, keys in _FAULT_KEYS.items() if key in keys]
-                raise ValueError(f"{key} applies to {' and '.join(kinds)} faults, not {self.kind}")
+                raise ValueError(f"{key} applies to {', '.join(kinds)} faults, not {self.kind}")
         if self.kind == "slow" and not (self.latency or self.jitter or self.bandwidth):
             raise ValueError("a slow fault needs latency, jitter or bandwidth")
         return self

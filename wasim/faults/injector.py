@@ -25,8 +25,9 @@ from wasim.bench.scenario import Fault, Scenario
 from wasim.errors import TargetError
 from wasim.faults.proxy import HEALTHY, FaultProxy, Impairment
 from wasim.faults.routes import Routes, lane_names, lanes_for
+from wasim.faults.webhook import WebhookGate
 from wasim.send.retry import RetryProfile, retry_profile
-from wasim.server import spawn_backend
+from wasim.server import ServerThread, spawn_backend
 
 READY_TIMEOUT = 60.0  # seconds a restarted backend has to accept connections again
 
@@ -52,6 +53,8 @@ def describe(fault: Fault) -> str:
         parts.append(f"{fault.bandwidth / 1000:g} kB/s")
     if fault.kind in ("drop", "blackhole"):
         parts.append(f"{fault.share or 1.0:.0%} of clients, {fault.connections or 'push'}")
+    if fault.kind == "webhook_errors":
+        parts.append(f"{fault.share or 1.0:.0%} of POSTs answered {fault.answer or '500'}")
     return ", ".join(parts)
 
 
@@ -87,12 +90,15 @@ class FaultRun:
     webhook_url: str = ""
     happened: list[Happened] = field(default_factory=list)
     active: list[int] = field(default_factory=list)
+    gate: WebhookGate | None = None
 
     def retry(self) -> RetryProfile | None:
         """Webhooks that hit a restarting backend are retried as Meta does (send's `fast`
         profile: 1, 2, 4 … s), else they would be lost before any client could miss them."""
-        restarts = any(fault.kind == "restart" for fault in self.scenario.faults)
-        return retry_profile("fast") if restarts else None
+        retried = {"restart", "webhook_errors"}
+        if any(fault.kind in retried for fault in self.scenario.faults):
+            return retry_profile("fast")
+        return None
 
     def windows(self, window_start: float) -> list[FaultWindow]:
         """What happened, in seconds after the measured window opened, in order of start."""
@@ -127,6 +133,17 @@ class FaultRun:
         began = time.time()
         if fault.kind == "restart":
             await self._restart(began + fault.duration)
+        elif fault.kind == "webhook_errors":
+            assert self.gate is not None
+            failed = self.gate.failed
+            self.gate.share, self.gate.answer = fault.share or 1.0, fault.answer or "500"
+            try:
+                await _until(began + fault.duration)
+            finally:
+                self.gate.share = 0.0
+            detail = f"{describe(fault)}; {self.gate.failed - failed} POSTs failed"
+            self.happened.append(Happened(name, fault.kind, began, time.time(), detail))
+            return
         else:
             self.active.append(index)
             self._apply()
@@ -201,6 +218,7 @@ async def open_faults(scenario: Scenario, target: RunningBackend) -> AsyncIterat
         return
     host, port = _address(target.url)
     proxy = run.proxy = FaultProxy(socket.gethostbyname(host), port)
+    gate: ServerThread | None = None
     try:
         ports = {name: await proxy.open_link(name) for name in ["http", "webhook", *lane_names()]}
         run.routes = Routes(
@@ -208,6 +226,12 @@ async def open_faults(scenario: Scenario, target: RunningBackend) -> AsyncIterat
             push_urls=[f"http://127.0.0.1:{ports[name]}" for name in lane_names()],
         )
         run.webhook_url = f"http://127.0.0.1:{ports['webhook']}"
+        if any(fault.kind == "webhook_errors" for fault in scenario.faults):
+            run.gate = WebhookGate(lambda: target.url)
+            gate = ServerThread(run.gate)
+            run.webhook_url = await asyncio.to_thread(gate.start)
         yield run
     finally:
+        if gate is not None:
+            await asyncio.to_thread(gate.stop)
         await proxy.close()
