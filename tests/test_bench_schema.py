@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 from typer.testing import CliRunner
 
-from wasim.bench.results import json_schema
+from wasim.bench.results import BenchResult, TrafficSummary, json_schema
 from wasim.cli._app import app
 
 PUBLISHED = Path(__file__).parent.parent / "docs" / "bench-result.schema.json"
@@ -32,3 +32,18 @@ def test_bench_json_output_validates_against_the_published_schema(
     document = json.loads(result.output)
     jsonschema.validate(document, json.loads(PUBLISHED.read_text()))
     assert document["schema"] == "wasim.bench/1" and document["groups"][0]["failed"] is False
+
+
+
+def test_bench_result_document_reads_back_into_the_same_figures() -> None:
+    written = BenchResult(
+        scenario="seed",
+        target="http://127.0.0.1:1",
+        started_at=1_795_000_000.25,
+        duration_s=41.0,
+        traffic=TrafficSummary(messages=3),
+        groups=[],
+    ).document()
+    again = BenchResult.model_validate(written)
+    assert again.started_at == 1_795_000_000.25
+    assert again.document() == written

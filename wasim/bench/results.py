@@ -12,7 +12,14 @@ import datetime
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_serializer,
+    field_validator,
+)
 
 from wasim.stats import LatencyHistogram, LatencySummary
 
@@ -419,6 +426,13 @@ class BenchResult(_Model):
     @field_serializer("started_at")
     def _iso(self, started_at: float) -> str:
         return datetime.datetime.fromtimestamp(started_at, datetime.UTC).isoformat()
+
+    @field_validator("started_at", mode="before")
+    @classmethod
+    def _from_iso(cls, started_at: object) -> object:
+        if isinstance(started_at, str):
+            return datetime.datetime.fromisoformat(started_at).timestamp()
+        return started_at
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -165,6 +165,7 @@ class _Run:
         self.warnings: list[str] = []
         self.phase = "starting"
         self.started = time.time()
+        self.window_start = self.started
         self.planned = 0
         self.on_live: LiveCallback | None = None
         self.feed = Feed()
@@ -208,7 +209,8 @@ class _Run:
             shares = self.listeners.live()
             if len(shares) == self.processes:  # every listener process has reported
                 machine = self.machine.samples[-1] if self.machine.samples else 0.0
-                self.on_live(self.feed.reading(progress, shares, machine))
+                faults = self.faults.windows(self.window_start, ongoing=True)
+                self.on_live(self.feed.reading(progress, shares, machine, faults))
 
     def _listeners(self, prepared: Prepared) -> ClientProcesses:
         url, routes = self.target.url, self.faults.routes
@@ -234,7 +236,7 @@ class _Run:
         self.planned = len(plan)
         await self.sender.deal(plan)
         start = time.time() + LEAD
-        window_start = start + scenario.traffic.warmup
+        window_start = self.window_start = start + scenario.traffic.warmup
         self.started = start
         messages = schedule(plan, prepared.owner_of(), start, scenario.traffic.warmup)
         await listeners.begin(start, messages)

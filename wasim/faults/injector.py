@@ -89,6 +89,7 @@ class FaultRun:
     routes: Routes = field(default_factory=lambda: Routes.direct(""))
     webhook_url: str = ""
     happened: list[Happened] = field(default_factory=list)
+    ongoing: dict[str, Happened] = field(default_factory=dict)  # by name, to its planned end
     active: list[int] = field(default_factory=list)
     gate: WebhookGate | None = None
 
@@ -100,8 +101,10 @@ class FaultRun:
             return retry_profile("fast")
         return None
 
-    def windows(self, window_start: float) -> list[FaultWindow]:
-        """What happened, in seconds after the measured window opened, in order of start."""
+    def windows(self, window_start: float, ongoing: bool = False) -> list[FaultWindow]:
+        """What happened (`ongoing`: and what is happening, to its planned end), in seconds
+        after the measured window opened, in order of start."""
+        happened = self.happened + (list(self.ongoing.values()) if ongoing else [])
         return [
             FaultWindow(
                 kind=h.kind,
@@ -110,7 +113,7 @@ class FaultRun:
                 end_s=h.ended_at - window_start,
                 detail=h.detail,
             )
-            for h in sorted(self.happened, key=lambda h: h.started_at)
+            for h in sorted(happened, key=lambda h: h.started_at)
         ]
 
     async def play(self, start: float) -> None:
@@ -131,6 +134,13 @@ class FaultRun:
     async def _one(self, index: int, fault: Fault, name: str, start: float) -> None:
         await _until(start + fault.start)
         began = time.time()
+        self.ongoing[name] = Happened(name, fault.kind, began, began + fault.duration, "")
+        try:
+            await self._play(index, fault, name, began)
+        finally:
+            del self.ongoing[name]
+
+    async def _play(self, index: int, fault: Fault, name: str, began: float) -> None:
         if fault.kind == "restart":
             await self._restart(began + fault.duration)
         elif fault.kind == "webhook_errors":
