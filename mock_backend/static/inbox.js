@@ -156,7 +156,11 @@ class Pane {
   connect() {
     const events = [...Object.values(config.events)];
     if (this.transport === "socketio") {
-      const socket = io(location.origin, { path: config.socketio_path, auth: { token: this.token } });
+      // auth as a function: each reconnect resumes after the last event this page holds.
+      const auth = (send) => send(this.lastEventId === null
+        ? { token: this.token }
+        : { token: this.token, last_event_id: this.lastEventId });
+      const socket = io(location.origin, { path: config.socketio_path, auth });
       socket.on("connect", () => setStatus(`Socket.IO connected as ${socket.id}`));
       socket.on("connect_error", (error) => setStatus(`Socket.IO: ${error.message}`, true));
       events.forEach((name) => socket.on(name, (data) => this.dispatch(name, data)));
