@@ -1,7 +1,7 @@
 """A bench run's clients spread over listener processes (`python -m wasim.bench.child`).
 
-The pipe is `wasim listen --processes`' (wasim.listen.processes): a child gets its job as one
-JSON line on stdin and reports NDJSON on stdout. A bench child keeps stdin open for the run's
+The pipe is every child's (wasim.workers): a child gets its job as one JSON line on stdin and
+reports NDJSON on stdout. A bench child keeps stdin open for the run's
 next steps, so every process measures against the same schedule and the same window:
 
     parent -> child   job {scenario, url, routes, prepared, part, parts}

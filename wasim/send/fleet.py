@@ -10,7 +10,7 @@ would delay the receive timestamps (benchmarks/bench_fidelity.py).
     parent -> child   job {target, concurrency, retry, ledger}
                       plan {plan: a pickled Recipe or list of deliveries, base64}
                       start {start_at}
-    child -> parent   ready | progress {sent, answered, unreachable, error} | report {SendReport}
+    child -> parent   ready | progress {sent, unreachable, error} | report {SendReport}
                       | error {error, message}
 """
 
@@ -41,17 +41,6 @@ INTERRUPT_WAIT_S = 10.0  # how long an interrupted parent waits for the children
 GROUP_SIGNAL_S = 1.0
 STALLED_AFTER = 3  # POSTs in a row that got no answer: the target has gone away
 PROGRESS_EVERY_S = 0.1
-
-
-def encode_job(
-    target: Target, concurrency: int, retry: RetryProfile | None, ledger: Path | None
-) -> dict[str, Any]:
-    return {
-        "target": dataclasses.asdict(target),
-        "concurrency": concurrency,
-        "retry": dataclasses.asdict(retry) if retry is not None else None,
-        "ledger": str(ledger) if ledger is not None else None,
-    }
 
 
 def encode_plan(plan: Sequence[Delivery] | Recipe) -> str:
@@ -118,7 +107,12 @@ class SendProcesses:
     ) -> None:
         if processes < 1:
             raise ConfigError("--processes must be at least 1")
-        self.job = encode_job(target, concurrency, retry, ledger)
+        self.job = {
+            "target": dataclasses.asdict(target),
+            "concurrency": concurrency,
+            "retry": dataclasses.asdict(retry) if retry is not None else None,
+            "ledger": str(ledger) if ledger is not None else None,
+        }
         self.processes = processes
         self.children: list[_Sending] = []
 
