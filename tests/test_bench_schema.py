@@ -34,7 +34,6 @@ def test_bench_json_output_validates_against_the_published_schema(
     assert document["schema"] == "wasim.bench/1" and document["groups"][0]["failed"] is False
 
 
-
 def test_bench_result_document_reads_back_into_the_same_figures() -> None:
     written = BenchResult(
         scenario="seed",
