@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import gc
 import os
 import pickle
@@ -59,6 +58,8 @@ class Builder:
         self._ready = asyncio.Event()
         read, write = os.pipe()
         with contextlib.suppress(AttributeError, OSError):  # not Linux, or a lower limit
+            import fcntl  # POSIX only, as fork (AVAILABLE): imported where it is used
+
             fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         try:
             self._pid = os.fork()
