@@ -17,6 +17,7 @@ from helpers import Receiver, sign, wait_for
 
 from wasim.payloads import PayloadFactory
 from wasim.send import PlanSpec, SendReport, Target, send_plan, send_split
+from wasim.send.builder import BUFFERED, CHUNK, PIPE_BYTES, Builder
 from wasim.send.plan import Recipe, iter_plan
 from wasim.send.sender import BUILDER_FROM, Times
 from wasim.stats import LatencyHistogram
@@ -55,6 +56,23 @@ async def test_send_stream_builder_process_sends_every_post(receiver: Receiver) 
     assert report.sent == report.planned == len(receiver.bodies) >= recipe.posts
     assert sorted(receiver.bodies) == sorted(d.body for d in recipe.deliveries())
     assert receiver.signatures[-1] == sign(receiver.bodies[-1], "s3cret")
+
+
+async def test_send_stream_builder_read_ahead_stays_bounded() -> None:
+    # A consumer far slower than the builder: what is held must not grow with the plan.
+    recipe = Recipe(PlanSpec(mix={"text": 1}, count=40 * CHUNK, rate=1e6), "s3cret", seed=6)
+    builder = Builder(recipe, b"POST / HTTP/1.1\r\n")
+    try:
+        builder.start()
+        taken, most = 0, 0
+        while not builder.done or builder.held:
+            await wait_for(lambda: not builder.reading or builder.done)
+            most = max(most, builder.held)
+            taken += len(builder.take() or [])
+    finally:
+        builder.close()
+    assert taken == recipe.posts
+    assert most <= BUFFERED * CHUNK + PIPE_BYTES // 500  # a text POST is over 500 bytes
 
 
 async def test_send_stream_recipe_split_across_processes(receiver: Receiver) -> None:

@@ -73,6 +73,16 @@ class Builder:
         os.set_blocking(read, False)
         self._fd = read
 
+    @property
+    def held(self) -> int:
+        """POSTs read from the builder and not yet taken."""
+        return sum(len(chunk) for chunk in self._chunks)
+
+    @property
+    def reading(self) -> bool:
+        """Whether the pipe is being read (False: paused, enough is held, or done)."""
+        return self._reading
+
     def start(self) -> None:
         """Start reading, on the running event loop."""
         self._loop = asyncio.get_running_loop()
@@ -82,7 +92,10 @@ class Builder:
         """The next chunk, if one is here; raises the builder's error once it has no more."""
         if self._chunks:
             chunk = self._chunks.popleft()
-            if not self._reading and not self.done:
+            # Read on only once the chunks read ahead run low: resumed at every take, the
+            # reader would fetch a pipe's worth (several chunks) for each one taken, and a
+            # builder faster than the schedule would end up held here whole (1 KB a POST).
+            if not self._reading and not self.done and len(self._chunks) < BUFFERED:
                 self._resume()
             return chunk
         if self.done and self.error is not None:
