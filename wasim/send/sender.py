@@ -238,6 +238,7 @@ class _Runner:
     async def _work(self) -> None:
         clock, t0, report, times = time.perf_counter, self.t0, self.report, self.times
         begun = self.begun.append if self.ledger is not None else None
+        send = self.wire.post
         while True:
             item = self._next()
             if item is None:
@@ -253,7 +254,14 @@ class _Runner:
                 post.started = clock() - t0
                 if begun is not None:
                     begun(post)
-            status, error = await self._post(post.request)
+            # Inline, not a helper coroutine: one frame less for each POST.
+            status, error = None, None
+            try:
+                status = await send(post.request)
+            except TimeoutError:
+                error = "timeout"
+            except WireError as exc:
+                error = str(exc)
             if attempt == 1:
                 if status is not None:
                     post.answered = clock() - t0
@@ -323,14 +331,6 @@ class _Runner:
         if self.retries:
             timeout = max(self.retries[0][0] - (time.perf_counter() - self.t0), 0.0)
         await self.builder.wait(timeout)
-
-    async def _post(self, request: bytes) -> tuple[int | None, str | None]:
-        try:
-            return await self.wire.post(request), None
-        except TimeoutError:
-            return None, "timeout"
-        except WireError as exc:
-            return None, str(exc)
 
     async def _tick(self, on_progress: OnProgress | None) -> None:
         while True:

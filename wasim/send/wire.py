@@ -61,18 +61,22 @@ class Wire:
 
         Raises TimeoutError after `timeout` seconds and WireError when no answer came.
         """
-        while self._idle:
-            connection = self._idle.pop()
+        # One coroutine frame and one future a POST: the connection files itself back as idle
+        # when its answer is complete (see `_Connection`).
+        idle = self._idle
+        while idle:
+            connection = idle.pop()
             if not connection.closed:
                 try:
-                    return await self._exchange(connection, request)
+                    return await connection.exchange(request, time.monotonic() + self.timeout)
                 except WireError:
                     # The server may close an idle keep-alive connection just as we reuse it;
                     # every HTTP client retries that once on a fresh connection.
                     if connection.answered_bytes:
                         raise
                 break
-        return await self._exchange(await self._open(), request)
+        connection = await self._open()
+        return await connection.exchange(request, time.monotonic() + self.timeout)
 
     def close(self) -> None:
         if self._sweeper is not None:
@@ -90,23 +94,11 @@ class Wire:
         try:
             async with asyncio.timeout(self.timeout):
                 _, connection = await loop.create_connection(
-                    _Connection, self.host, self.port, ssl=self.ssl
+                    lambda: _Connection(self, loop), self.host, self.port, ssl=self.ssl
                 )
         except OSError as exc:
             raise WireError(f"{exc.strerror or exc} ({self.authority})") from None
         return connection
-
-    async def _exchange(self, connection: _Connection, request: bytes) -> int:
-        self._busy.add(connection)
-        try:
-            status = await connection.exchange(request, time.monotonic() + self.timeout)
-        finally:
-            self._busy.discard(connection)
-        if connection.keep_alive and not connection.closed:
-            self._idle.append(connection)
-        else:
-            connection.transport.close()
-        return status
 
     def _sweep(self) -> None:
         now = time.monotonic()
@@ -116,12 +108,17 @@ class Wire:
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP connection: at most one POST in flight (no pipelining)."""
+    """One TCP connection of `pool`: at most one POST in flight (no pipelining). While one is,
+    the connection is in the pool's busy set; answered, it goes back to the idle list (or is
+    closed, when the server will not keep it alive)."""
 
     transport: asyncio.Transport
 
-    def __init__(self) -> None:
+    def __init__(self, pool: Wire, loop: asyncio.AbstractEventLoop) -> None:
         self.parser = HttpResponseParser(self)
+        self.pool = pool
+        # Held, not looked up: asyncio.get_running_loop() makes a getpid() system call.
+        self.create_future = loop.create_future
         self.waiter: asyncio.Future[int] | None = None
         self.deadline = 0.0
         self.closed = False
@@ -133,9 +130,10 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def exchange(self, request: bytes, deadline: float) -> asyncio.Future[int]:
-        self.waiter = waiter = asyncio.get_running_loop().create_future()
+        self.waiter = waiter = self.create_future()
         self.deadline = deadline
         self.answered_bytes = self.status = 0
+        self.pool._busy.add(self)
         self.transport.write(request)
         return waiter
 
@@ -152,7 +150,14 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self.keep_alive = self.parser.should_keep_alive()
         waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
+        if waiter is None:
+            return  # an answer nobody asked for
+        self.pool._busy.discard(self)
+        if self.keep_alive and not self.closed:
+            self.pool._idle.append(self)
+        else:
+            self.transport.close()
+        if not waiter.done():
             waiter.set_result(self.status)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -167,6 +172,7 @@ class _Connection(asyncio.Protocol):
     def fail(self, exc: BaseException) -> None:
         """End the POST in flight with `exc`; the connection is not reused after that."""
         self.closed = True
+        self.pool._busy.discard(self)
         if not self.transport.is_closing():
             self.transport.abort()
         waiter, self.waiter = self.waiter, None
