@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import os
@@ -121,3 +122,13 @@ def test_send_stream_counted_times_make_the_same_histograms() -> None:
     assert counted.lag.summary() == lags.summary()
     assert counted.latency.summary() == latencies.summary()
     assert counted.slow == slow
+
+
+def test_send_stream_answers_counted_at_once_make_the_same_report() -> None:
+    statuses = [200] * 5 + [401] * 3 + [503]
+    one_by_one, at_once = SendReport(), SendReport()
+    for status in statuses:
+        one_by_one.tally(status, None, 1, False)
+    at_once.tally_answered(collections.Counter(statuses))
+    assert at_once.as_dict() == one_by_one.as_dict()
+    assert at_once.gave_up == 4 and at_once.codes == {"200": 5, "401": 3, "503": 1}

@@ -76,6 +76,16 @@ class SendReport:
             self.first_error = self.first_error or error
         self.gave_up += status != 200
 
+    def tally_answered(self, counts: Mapping[int, int]) -> None:
+        """Count planned POSTs answered at their first attempt (duplicates aside), `counts`
+        of them by status code: `tally` for many at once."""
+        for status, count in counts.items():
+            self.sent += count
+            self.answers[f"{status // 100}xx"] += count
+            self.codes[str(status)] += count
+            if status != 200:
+                self.gave_up += count
+
     def record_counted(
         self, lags: Mapping[int, int], latencies: Mapping[int, int], slow: int
     ) -> None:

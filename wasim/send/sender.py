@@ -199,6 +199,9 @@ class _Runner:
         self.ledger = ledger
         self.begun: list[_Post] = []  # first attempts started since the ledger's last flush
         self.times = Times()
+        # Answers to first attempts (no duplicate), by status: a dict increment a POST, added
+        # to the report every tick and at the end (`_count`), at a fifth of `tally`'s cost.
+        self.answered: defaultdict[int, int] = defaultdict(int)
 
     async def run(
         self, concurrency: int, on_progress: OnProgress | None, start_at: float | None
@@ -224,6 +227,7 @@ class _Runner:
             raise
         finally:
             self.report.elapsed = time.perf_counter() - self.t0
+            self._count()
             self.times.flush(self.report)
             self.report.planned = max(self.report.planned, self.taken)
             if ticker is not None:
@@ -237,6 +241,7 @@ class _Runner:
 
     async def _work(self) -> None:
         clock, t0, report, times = time.perf_counter, self.t0, self.report, self.times
+        by_status = self.answered
         begun = self.begun.append if self.ledger is not None else None
         send = self.wire.post
         while True:
@@ -274,7 +279,10 @@ class _Runner:
                 entry = (clock() - t0 + delay, self.sequence, post, attempt + 1)
                 heapq.heappush(self.retries, entry)
                 continue
-            report.tally(status, error, attempt, post.duplicate)
+            if attempt == 1 and status is not None and not post.duplicate:
+                by_status[status] += 1
+            else:
+                report.tally(status, error, attempt, post.duplicate)
             if self.on_result is not None:
                 self.on_result(self._result(post, attempt, status, error))
 
@@ -335,9 +343,14 @@ class _Runner:
     async def _tick(self, on_progress: OnProgress | None) -> None:
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
+            self._count()
             self._note()
             if on_progress is not None:
                 on_progress(self.report.sent)
+
+    def _count(self) -> None:
+        self.report.tally_answered(self.answered)
+        self.answered.clear()
 
     def _note(self) -> None:
         # Off the hot path: workers only append a POST; lines are built here, every 0.1 s.
