@@ -2,7 +2,10 @@
 
 Run: python benchmarks/send.py [--seconds 5] [--concurrency 64] [--processes 2] [--count 100000]
                                [--repeat 3] [--big-rate 100000] [--big-seconds 60]
-                               [--baseline DIR]
+                               [--baseline DIR] [--big-only]
+
+`--big-only` runs the long run alone (no wrk needed): `--big-only --big-seconds 10` is a quick
+check of the memory and the time to the first POST.
 
 The receiver is a bare ASGI app (read the body, answer 200) in its own process, served the way
 `wasim serve` serves the backend: wasim.server.serve (uvicorn, httptools) on uvloop. Against it,
@@ -189,12 +192,13 @@ def main() -> None:
     parser.add_argument("--big-rate", type=int, default=100_000, help="rate of the long run")
     parser.add_argument("--big-seconds", type=int, default=60, help="duration of the long run")
     parser.add_argument("--baseline", help="a wasim checkout to measure in the same run")
+    parser.add_argument("--big-only", action="store_true", help="only the long run (RSS)")
     parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver:
         run_receiver()
         return
-    if not shutil.which("wrk"):
+    if not args.big_only and not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     child = subprocess.Popen(
         [sys.executable, __file__, "--receiver"], stdout=subprocess.PIPE, text=True
@@ -205,7 +209,7 @@ def main() -> None:
     try:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
-        for _ in range(args.repeat):
+        for _ in range(0 if args.big_only else args.repeat):
             for procs in (1, n):
                 # wrk before and after wasim: the reference is their mean, so drift cancels out.
                 before = wrk_rate(url, procs, procs * c, args.seconds)
@@ -217,7 +221,11 @@ def main() -> None:
                 rows[procs].append(((before + after) / 2, before, after, flat))
                 if old is not None:
                     base[procs].append(old["rate_per_s"] / ((before + after) / 2))
-        paced = wasim_send(url, "--rate", "1000/s", "--duration", "10s", "--concurrency", str(c))
+        paced = None
+        if not args.big_only:
+            paced = wasim_send(
+                url, "--rate", "1000/s", "--duration", "10s", "--concurrency", str(c)
+            )
         big = big_run(url, args.big_rate, args.big_seconds, c)
     finally:
         child.terminate()
@@ -225,6 +233,18 @@ def main() -> None:
     print(f"machine    : {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
           "receiver: bare ASGI app (read body, answer 200) in its own process, "
           "wasim.server.serve (uvicorn, httptools) on uvloop")  # fmt: skip
+    if paced is not None:
+        print_rates(args, rows, base, paced)
+    print_big(args, big)
+
+
+def print_rates(
+    args: argparse.Namespace,
+    rows: dict[int, list[tuple[float, float, float, dict[str, Any]]]],
+    base: dict[int, list[float]],
+    paced: dict[str, Any],
+) -> None:
+    c = args.concurrency
     print(f"wrk        : -t<N> -c<N x {c}> -d{args.seconds}s, one signed body; "
           "run before and after wasim, mean shown")  # fmt: skip
     print(f"wasim send : --processes <N> --concurrency {c} --rate {FLAT_OUT_RATE} "
@@ -248,6 +268,9 @@ def main() -> None:
     print(f"1,000/s for 10 s (1 process): achieved {paced['rate_per_s']:.0f}/s, {paced['sent']} "
           f"sent; schedule lag = actual - scheduled start: p50 {lag['p50']:.2f} ms, "
           f"p99 {lag['p99']:.2f} ms, max {lag['max']:.2f} ms")  # fmt: skip
+
+
+def print_big(args: argparse.Namespace, big: dict[str, Any]) -> None:
     mb = {k: v / 1e6 for k, v in big["rss"].items()}
     first = big["first_post_s"]
     report = big["report"]
