@@ -31,6 +31,7 @@ BUILD_AHEAD = 64
 # From this many POSTs a Recipe's bodies are built in a process of their own (forked, it
 # starts in milliseconds; the sending process keeps its CPU for sending); fewer are built here.
 BUILDER_FROM = 2000
+GC_THRESHOLD = 50_000  # the collector's first threshold while sending (see `_Runner.run`)
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,12 @@ class _Runner:
         # its pauses would show up as schedule lag.
         gc.collect()
         gc.freeze()
+        # The POSTs read ahead from the builder (some thousand tuples a chunk) outlive their
+        # moment just long enough: at the default threshold (700 new objects) nearly every
+        # chunk set off a collection that scanned them, 0.4 us a POST; at this one, about one a
+        # run. Cyclic garbage waits a little longer: a few MB at most.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
         ticker = None
         try:
             if self.builder is not None:  # the schedule starts with its first bodies built
@@ -233,6 +240,7 @@ class _Runner:
             if ticker is not None:
                 ticker.cancel()
             self.wire.close()
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
             self._note()
         if on_progress is not None:
