@@ -18,7 +18,7 @@ from helpers import Receiver, sign, wait_for
 
 from wasim.payloads import PayloadFactory
 from wasim.send import PlanSpec, SendReport, Target, send_plan, send_split
-from wasim.send.builder import BUFFERED, CHUNK, PIPE_BYTES, Builder
+from wasim.send.builder import CHUNK, PIPE_BYTES, Builder
 from wasim.send.plan import Recipe, iter_plan
 from wasim.send.sender import BUILDER_FROM, Times
 from wasim.stats import LatencyHistogram
@@ -61,8 +61,8 @@ async def test_send_stream_builder_process_sends_every_post(receiver: Receiver) 
 
 async def test_send_stream_builder_read_ahead_stays_bounded() -> None:
     # A consumer far slower than the builder: what is held must not grow with the plan.
-    recipe = Recipe(PlanSpec(mix={"text": 1}, count=40 * CHUNK, rate=1e6), "s3cret", seed=6)
-    builder = Builder(recipe, b"POST / HTTP/1.1\r\n")
+    recipe = Recipe(PlanSpec(mix={"text": 1}, count=60 * CHUNK, rate=1e6), "s3cret", seed=6)
+    builder = Builder(recipe, b"POST / HTTP/1.1\r\n", read_ahead=128 * 1024)
     try:
         builder.start()
         taken, most = 0, 0
@@ -73,7 +73,8 @@ async def test_send_stream_builder_read_ahead_stays_bounded() -> None:
     finally:
         builder.close()
     assert taken == recipe.posts
-    assert most <= BUFFERED * CHUNK + PIPE_BYTES // 500  # a text POST is over 500 bytes
+    # Paused once past read_ahead, after a read of at most PIPE_BYTES; a text POST is > 500 B.
+    assert most <= (builder.read_ahead + PIPE_BYTES) // 500
 
 
 async def test_send_stream_recipe_split_across_processes(receiver: Receiver) -> None:
