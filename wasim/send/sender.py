@@ -211,10 +211,11 @@ class _Runner:
         # its pauses would show up as schedule lag.
         gc.collect()
         gc.freeze()
-        # The POSTs read ahead from the builder (some thousand tuples a chunk) outlive their
-        # moment just long enough: at the default threshold (700 new objects) nearly every
-        # chunk set off a collection that scanned them, 0.4 us a POST; at this one, about one a
-        # run. Cyclic garbage waits a little longer: a few MB at most.
+        # The POSTs read ahead from the builder (builder.READ_AHEAD: tens of thousands of
+        # tuples) outlive their moment just long enough: at the default threshold (700 new
+        # objects) nearly every chunk read set off a collection that scanned them (148 in
+        # 100,000 POSTs, 0.7 us a POST); at this one, one a run. Cyclic garbage waits a little
+        # longer: a few MB at most.
         thresholds = gc.get_threshold()
         gc.set_threshold(max(thresholds[0], GC_THRESHOLD), *thresholds[1:])
         ticker = None
