@@ -261,7 +261,7 @@ def print_rates(
               f"{_spread([f['rate_per_s'] for *_, f in runs])}/s; "
               f"wrk {_spread([w for w, *_ in runs])}/s")  # fmt: skip
         if base[procs]:
-            print(f"N={procs}: baseline {args.baseline} (bodies built before its clock starts), "
+            print(f"N={procs}: baseline {args.baseline}, "
                   f"same wrk runs: ratio {_spread(base[procs], 2)} "
                   f"({', '.join(f'{r:.2f}' for r in base[procs])})")  # fmt: skip
     lag = paced["schedule_lag_ms"]
