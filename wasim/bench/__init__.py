@@ -5,6 +5,7 @@
 """
 
 from wasim.bench.loader import load, loads
+from wasim.bench.merge import load_shards, merge_results
 from wasim.bench.render import render_result
 from wasim.bench.reports import write_reports
 from wasim.bench.results import BenchResult
@@ -16,7 +17,9 @@ __all__ = [
     "Progress",
     "Scenario",
     "load",
+    "load_shards",
     "loads",
+    "merge_results",
     "render_result",
     "run_bench",
     "write_reports",

@@ -97,6 +97,10 @@ def rows(result: BenchResult) -> list[tuple[str, list[str]]]:
 def title(result: BenchResult) -> str:
     mark = f" [SUSPECT: {result.saturation.headline}]" if result.suspect else ""
     seed = f", seed {result.seed}" if result.seed is not None else ""
+    if result.shard is not None:
+        seed += f", shard {result.shard.index}/{result.shard.count}"
+    elif result.shards:
+        seed += f", {len(result.shards)} shards merged"
     t = result.traffic
     return (
         f"wasim bench: {result.scenario} against {result.target}: {t.measured} measured "

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
-from wasim.bench.results import ExpectedLatency, GroupResult, Missing, merge_faults
+from wasim.bench.results import ExpectedLatency, GroupResult, Missing, Moments, merge_faults
 from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
 from wasim.bench.timeline import Point, decimate, relative
 from wasim.correlate import Matcher, leaf_keys
@@ -44,9 +44,15 @@ class Sent:
     marker: str = ""
 
 
-def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Delivery]:
+def plan_traffic(
+    scenario: Scenario,
+    phones: list[str],
+    seed: int | None = None,
+    only: frozenset[str] | None = None,
+) -> list[Delivery]:
     """The run's POSTs, each noting the phone and marker of its messages; `seed` (else the
-    scenario's) makes the ids, texts and markers."""
+    scenario's) makes the ids, texts and markers. With `only` (a shard's phones), the POSTs
+    of the whole plan that hold those phones' updates, and only those updates."""
     traffic = scenario.traffic
     spec = PlanSpec(
         mix=traffic.mix,
@@ -57,6 +63,7 @@ def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None)
         phones=phones,
         style="meta" if traffic.meta_style else "plain",
         senders=True,
+        only=only,
     )
     factory = PayloadFactory(
         seed=seed if seed is not None else traffic.seed,
@@ -117,6 +124,8 @@ def merge_parts(
     def total(name: str) -> int:
         return sum(int(getattr(part.result, name)) for part in parts)
 
+    means = [mean for part in parts for mean in part.client_means]
+
     return GroupResult(
         name=first.name,
         kind=first.kind,
@@ -134,7 +143,8 @@ def merge_parts(
         expected_latency=first.expected_latency,
         connect_requests=total("connect_requests"),
         connect_bytes=total("connect_bytes"),
-        latency_mean_se_ms=_clustered_se([m for part in parts for m in part.client_means]) * 1000,
+        latency_mean_se_ms=_clustered_se(means) * 1000,
+        client_means=Moments.of(means),
         per_process=[
             {
                 "process": number,
