@@ -172,12 +172,22 @@ def test_report_merge_counts_are_the_shards_sum_and_one_runs(
     merged = BenchResult.model_validate_json((tmp_path / "merged.json").read_text())
     shards = load_shards(shard_files)
     assert code == 0, output
+    assert "seed 4242, 3 shards merged" in output
     for index, group in enumerate(merged.groups):
         assert group.expected == sum(s.groups[index].expected for s in shards)
         assert group.delivered == sum(s.groups[index].delivered for s in shards)
     assert counts(merged) == counts(whole)
     assert merged.traffic.measured == whole.traffic.measured == 10
     assert [s.index for s in merged.shards] == [1, 2, 3]
+
+
+def test_report_merge_writes_every_report_of_bench(shard_files: list[Path], tmp_path: Path) -> None:
+    files = {kind: tmp_path / f"merged.{kind}" for kind in ("html", "markdown", "junit")}
+    code, output = merge(*shard_files, *(f"--{k}={v}" for k, v in files.items()))
+    assert code == 0, output
+    assert "3 shards merged" in files["html"].read_text()
+    assert "3 shards merged" in files["markdown"].read_text()
+    assert 'tests="2" failures="0"' in files["junit"].read_text()
 
 
 def test_report_merge_percentiles_are_the_histograms_merged_by_hand(

@@ -102,7 +102,8 @@ async def run_bench(
         run = _Run(scenario, target, http, on_progress, on_send, retry, faults)
         run.shard = shard
         run.on_live = on_live
-        run.processes = scenario.listener_processes(processes)
+        mine = len(shard.users(scenario.users.user_names())) if shard is not None else None
+        run.processes = scenario.listener_processes(processes, mine)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
         try:
