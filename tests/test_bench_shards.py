@@ -27,7 +27,7 @@ from wasim.bench.clients import build_clients
 from wasim.bench.measure import plan_traffic
 from wasim.bench.merge import load_shards, merge_results
 from wasim.bench.prepare import contacts_for
-from wasim.bench.shard import Shard
+from wasim.bench.shard import Shard, scenario_hash
 from wasim.cli._app import app
 from wasim.server import ServerThread
 
@@ -234,13 +234,20 @@ def test_report_merge_exits_one_when_a_merged_threshold_fails(
     assert 'failures="1"' in (tmp_path / "bench.xml").read_text()
 
 
-OTHER_SCENARIO = {"scenario": "other", "scenario_hash": "sha256:0"}
+# Shard 2/3 of the same scenario with one more user: another scenario, under the same name.
+OTHER_SCENARIO = Shard(2, 3).info(loads(SCENARIO.replace("count = 6", "count = 7")), 4242)
+
+
+def test_scenario_hash_ignores_the_backend_address_and_seed_only() -> None:
+    same = SCENARIO.replace("127.0.0.1:1", "10.0.0.9:8000").replace("4242", "1")
+    assert scenario_hash(loads(same)) == scenario_hash(loads(SCENARIO))
+    assert OTHER_SCENARIO.scenario_hash != scenario_hash(loads(SCENARIO))
 
 
 @pytest.mark.parametrize(
     ("change", "said"),
     [
-        pytest.param(OTHER_SCENARIO, "another scenario", id="scenario"),
+        pytest.param(OTHER_SCENARIO.model_dump(), "another scenario", id="scenario"),
         pytest.param({"seed": 1}, "another run (seed 1", id="seed"),
     ],
 )
