@@ -44,6 +44,7 @@ _EXPORTS = {
     "run_bench": "wasim.bench",
     "BenchResult": "wasim.bench",
     "merge_results": "wasim.bench",
+    "Shard": "wasim.bench",
     "load_shards": "wasim.bench",
     "ProbeOptions": "wasim.probe",
     "scenario_text": "wasim.probe",
@@ -71,6 +72,7 @@ __all__ = [
     "Scenario",
     "SendReport",
     "Settings",
+    "Shard",
     "Summary",
     "Target",
     "WasimError",
@@ -91,7 +93,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mock_backend import Settings, create_app
-    from wasim.bench import BenchResult, Scenario, load_shards, merge_results, run_bench
+    from wasim.bench import BenchResult, Scenario, Shard, load_shards, merge_results, run_bench
     from wasim.bench import load as load_scenario
     from wasim.correlate import Matcher
     from wasim.errors import WasimError
