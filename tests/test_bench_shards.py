@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from hdrh.histogram import HdrHistogram
 from typer.testing import CliRunner
@@ -194,6 +195,18 @@ def test_report_merge_writes_every_report_of_bench(shard_files: list[Path], tmp_
     assert "3 shards merged" in files["html"].read_text()
     assert "3 shards merged" in files["markdown"].read_text()
     assert 'tests="2" failures="0"' in files["junit"].read_text()
+
+
+def test_shard_and_merged_documents_validate_against_the_published_schema(
+    shard_files: list[Path],
+) -> None:
+    schema = json.loads(
+        (Path(__file__).parent.parent / "docs/bench-result.schema.json").read_text()
+    )
+    shard = json.loads(shard_files[0].read_text())
+    jsonschema.validate(shard, schema)
+    jsonschema.validate(merge_results(load_shards(shard_files)).document(), schema)
+    assert shard["shard"]["index"] == 1 and shard["shard"]["scenario_hash"].startswith("sha256:")
 
 
 def test_report_merge_percentiles_are_the_histograms_merged_by_hand(
