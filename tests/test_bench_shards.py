@@ -273,6 +273,11 @@ def test_report_merge_refuses_a_shard_of_another_run_in_one_line(
     assert output.count("\n") == 1 and str(other) in output and said in output
 
 
+def test_report_merge_expands_a_pattern_no_shell_expanded(shard_files: list[Path]) -> None:
+    code, output = merge(shard_files[0].parent / "shard-*.json")
+    assert code == 0 and "3 shards merged" in output
+
+
 def test_report_merge_names_a_missing_shard(shard_files: list[Path]) -> None:
     code, output = merge(shard_files[0], shard_files[2])
     assert (code, output.strip()) == (2, "error: shard 2/3 missing")

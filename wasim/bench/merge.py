@@ -13,6 +13,7 @@ a shard's are refused with a ConfigError naming the file.
 
 from __future__ import annotations
 
+import glob
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,6 +36,18 @@ from wasim.errors import ConfigError
 from wasim.stats import LatencyHistogram
 
 SUSPECT = "SUSPECT: "  # how the runner starts a saturation warning (matrix.notes dedupes by it)
+
+
+def expand(paths: Sequence[Path]) -> list[Path]:
+    """`paths`, with a pattern such as `results/shard-*.json` that names no file expanded (a
+    process runner without a shell, e.g. a container's command, passes it as it is)."""
+    expanded: list[Path] = []
+    for path in paths:
+        pattern = str(path)
+        wild = any(character in pattern for character in "*?[")
+        matches = sorted(glob.glob(pattern)) if wild and not path.exists() else []
+        expanded += [Path(match) for match in matches] or [path]
+    return expanded
 
 
 def load_shards(paths: Sequence[Path]) -> list[BenchResult]:

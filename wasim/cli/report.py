@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wasim.bench import render_result, write_reports
-from wasim.bench.merge import load_shards, merge_results
+from wasim.bench.merge import expand, load_shards, merge_results
 from wasim.cli._app import Command, Commands, app, console, fail, handled
 from wasim.errors import ThresholdError
 
@@ -26,7 +26,10 @@ app.add_typer(report_app)
 def merge_command(
     files: Annotated[
         list[Path],
-        typer.Argument(help="The shards' JSON results (wasim bench --shard I/N --json-file)."),
+        typer.Argument(
+            help="The shards' JSON results (wasim bench --shard I/N --json-file); a quoted "
+            "pattern such as 'results/shard-*.json' is expanded."
+        ),
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON (schema wasim.bench/1).")
@@ -49,7 +52,8 @@ def merge_command(
     Example: wasim report merge shard-1.json shard-2.json shard-3.json --html report.html
     """
     with handled():
-        result = merge_results(load_shards(files), [str(path) for path in files])
+        paths = expand(files)
+        result = merge_results(load_shards(paths), [str(path) for path in paths])
         write_reports(
             result, json_file=json_file, junit_file=junit, markdown_file=markdown, html_file=html
         )
