@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -22,9 +21,6 @@ from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
 from wasim.supervisor import serve_workers
 from wasim.tokens import mint_token
-
-if TYPE_CHECKING:
-    from mock_backend import Settings
 
 
 @app.command("serve", cls=Command)
@@ -170,54 +166,26 @@ def serve_command(
         print(f"{READY_PREFIX}{url}", flush=True)
 
     level = "warning" if quiet else log_level
-    if sock is None:
-        del application  # each worker builds its own
-        coro = serve_workers_backend(settings, host, port, workers, level, ready, gc_freeze)
-        run(coro, fast_loop=True)
-        return
-    run(
-        serve_backend(application, settings, sock, level, ready, gc_freeze, deadlines),
-        fast_loop=True,
-    )
 
+    async def go() -> None:
+        await check_database(settings.database_url)
+        if settings.redis_url:
+            await check_redis(settings.redis_url)
+        if sock is None:  # each worker builds its own application
+            await serve_workers(
+                settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
+            )
+        else:
+            await serve(
+                application,
+                sock,
+                log_level=level,
+                on_ready=ready,
+                gc_freeze=gc_freeze,
+                deadlines=deadlines,
+            )
 
-async def serve_backend(
-    application: object,
-    settings: Settings,
-    sock: object,
-    level: str,
-    ready: Callable[[str], None],
-    gc_freeze: bool,
-    deadlines: Deadlines,
-) -> None:
-    await check_database(settings.database_url)
-    if settings.redis_url:
-        await check_redis(settings.redis_url)
-    await serve(
-        application,
-        sock,  # type: ignore[arg-type]
-        log_level=level,
-        on_ready=ready,
-        gc_freeze=gc_freeze,
-        deadlines=deadlines,
-    )
-
-
-async def serve_workers_backend(
-    settings: Settings,
-    host: str,
-    port: int,
-    workers: int,
-    level: str,
-    ready: Callable[[str, list[int]], None],
-    gc_freeze: bool,
-) -> None:
-    await check_database(settings.database_url)
-    if settings.redis_url:
-        await check_redis(settings.redis_url)
-    await serve_workers(
-        settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
-    )
+    run(go(), fast_loop=True)
 
 
 def _redact(url: str) -> str:
