@@ -235,10 +235,7 @@ class Collector:
 
     def outstanding(self, clients: list[Client]) -> int:
         """Deliveries still awaited by visible clients, for deciding when the drain may end."""
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         waiting = 0
         for sent in self.sent.values():
             for client in by_user.get(sent.user, []):
@@ -262,10 +259,7 @@ class Collector:
         expected = delivered = 0
         missing: list[Missing] = []
         missing_count = 0
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         per_client: dict[str, list[float]] = {}
         points: list[Point] = []
         matched_by: dict[str, int] = {}
@@ -330,6 +324,14 @@ class Collector:
         means = [sum(values) / len(values) for values in per_client.values() if values]
         result.latency_mean_se_ms = _clustered_se(means) * 1000.0
         return GroupPart(result=result, client_means=means, points=decimate(points))
+
+
+def _visible_by_user(clients: list[Client]) -> dict[str, list[Client]]:
+    by_user: dict[str, list[Client]] = {}
+    for client in clients:
+        if client.visible:
+            by_user.setdefault(client.user, []).append(client)
+    return by_user
 
 
 def _clustered_se(means: list[float]) -> float:

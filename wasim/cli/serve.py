@@ -116,24 +116,10 @@ def serve_command(
 
     Example: wasim serve --port 8000
     """
+    options = dict(locals())  # the backend's settings are the options of the same names
     from mock_backend import Settings, create_app
 
-    settings = Settings(
-        app_secret=app_secret,
-        verify_token=verify_token,
-        jwt_secret=jwt_secret,
-        database_url=database_url,
-        redis_url=redis_url,
-        redis_channel=redis_channel,
-        default_owner=default_owner,
-        frontend_origin=frontend_origin,
-        max_connections=max_connections,
-        max_connections_per_user=max_connections_per_user,
-        max_buffered_events=max_buffered_events,
-        send_timeout=send_timeout,
-        max_token_lifetime=max_token_lifetime,
-        log_level=log_level,
-    )
+    settings = Settings(**{k: v for k, v in options.items() if k in Settings.model_fields})
     deadlines = Deadlines(header_timeout, body_timeout, keep_alive_timeout)
     with handled():
         try:
