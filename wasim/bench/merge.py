@@ -17,6 +17,7 @@ import glob
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,7 +26,6 @@ from wasim.bench.results import (
     ExpectedLatency,
     GroupResult,
     MachineLoad,
-    Missing,
     Saturation,
     TrafficSummary,
     merge_faults,
@@ -77,7 +77,6 @@ def merge_results(shards: Sequence[BenchResult], names: Sequence[str] = ()) -> B
     _check(shards, labels)
     ordered = sorted(shards, key=lambda result: result.shard.index if result.shard else 0)
     first = ordered[0]
-    measured = [result.traffic.measured for result in ordered]
     result = BenchResult(
         scenario=first.scenario,
         seed=first.seed,
@@ -85,10 +84,7 @@ def merge_results(shards: Sequence[BenchResult], names: Sequence[str] = ()) -> B
         started_at=min(result.started_at for result in ordered),
         duration_s=max(result.duration_s for result in ordered),
         traffic=_traffic([result.traffic for result in ordered]),
-        groups=[
-            merge_groups([result.groups[index] for result in ordered], measured)
-            for index in range(len(first.groups))
-        ],
+        groups=[_merge_column(ordered, index) for index in range(len(first.groups))],
         saturation=_saturation(ordered),
         server=_server(ordered),
         faults=first.faults,
@@ -97,6 +93,18 @@ def merge_results(shards: Sequence[BenchResult], names: Sequence[str] = ()) -> B
     )
     result.thresholds = judge([verdict.expression for verdict in first.thresholds], result)
     return result
+
+
+def _merge_column(shards: Sequence[BenchResult], index: int) -> GroupResult:
+    """Client group `index` over every shard; its per-process rows say which shard."""
+    groups = [shard.groups[index] for shard in shards]
+    merged = merge_groups(groups, [shard.traffic.measured for shard in shards])
+    merged.per_process = [
+        {"shard": shard.shard.index if shard.shard else 0, **row}
+        for shard, group in zip(shards, groups, strict=True)
+        for row in group.per_process
+    ]
+    return merged
 
 
 def _check(shards: Sequence[BenchResult], labels: list[str]) -> None:
@@ -140,66 +148,55 @@ def _check(shards: Sequence[BenchResult], labels: list[str]) -> None:
         )
 
 
+# Counts of a group that add up over listener processes and over shards.
+SUMMED = (
+    *("clients", "visible_clients", "expected", "delivered", "missing_count", "unmatched"),
+    *("requests", "bytes", "not_modified", "etags", "errors", "reconnects"),
+    *("connect_requests", "connect_bytes", "failed_clients"),
+)
+
+
 def merge_groups(groups: Sequence[GroupResult], measured: Sequence[int] = ()) -> GroupResult:
-    """One client group over every shard; `measured` is each shard's count of measured
-    messages (what its polling expectation was averaged over)."""
+    """One client group over parts of a run measured apart (listener processes, shards).
+
+    Histograms merged, counts summed, per-user costs added user by user, missing deliveries and
+    latency timelines joined, the clients' mean-latency moments added (so the standard error is
+    the whole run's); the window is the longest part's. `measured` (each part's measured
+    messages) weights polling's expected wait; without it, the first part's is kept (every
+    listener process works it out over the whole schedule).
+    """
     first = groups[0]
-    histogram = _merged(group.histogram for group in groups)
-    steady = _merged(group.steady_histogram for group in groups)
-    means = sum((group.client_means for group in groups[1:]), groups[0].client_means)
-
-    def total(name: str) -> int:
-        return sum(int(getattr(group, name)) for group in groups)
-
-    missing: list[Missing] = [item for group in groups for item in group.missing]
+    histogram = LatencyHistogram.decode(*(group.histogram for group in groups))
+    steady = LatencyHistogram.decode(*(group.steady_histogram for group in groups))
+    users = dict.fromkeys(user for group in groups for user in group.per_user)
+    means = sum((group.client_means for group in groups[1:]), first.client_means)
+    counts: dict[str, Any] = {name: sum(getattr(g, name) for g in groups) for name in SUMMED}
     return GroupResult(
+        **counts,
         name=first.name,
         kind=first.kind,
-        clients=total("clients"),
-        visible_clients=total("visible_clients"),
-        users=total("users"),
+        users=len(users),
         latency=histogram.summary(),
-        histogram=histogram.encode() if histogram.count else "",
+        histogram=histogram.encode(),
         latency_mean_se_ms=means.standard_error() * 1000.0,
         client_means=means,
-        expected=total("expected"),
-        delivered=total("delivered"),
-        missing_count=total("missing_count"),
-        missing=missing,
-        requests=total("requests"),
-        bytes=total("bytes"),
-        not_modified=total("not_modified"),
-        etags=total("etags"),
-        errors=total("errors"),
-        reconnects=total("reconnects"),
-        connect_requests=total("connect_requests"),
-        connect_bytes=total("connect_bytes"),
+        missing=[item for group in groups for item in group.missing],
         window_s=max(group.window_s for group in groups),
-        per_user={user: cost for group in groups for user, cost in group.per_user.items()},
-        expected_latency=_expected([group.expected_latency for group in groups], measured),
-        per_process=[
-            {"shard": number, **process}
-            for number, group in enumerate(groups, start=1)
-            for process in group.per_process
-        ],
+        per_user={user: _sum_counts(g.per_user.get(user, {}) for g in groups) for user in users},
+        expected_latency=(
+            _expected([group.expected_latency for group in groups], measured)
+            if measured
+            else first.expected_latency
+        ),
+        per_process=[row for group in groups for row in group.per_process],
         matched_by=_sum_counts(group.matched_by for group in groups),
-        unmatched=total("unmatched"),
         unmatched_keys={k: v for group in groups for k, v in group.unmatched_keys.items()},
-        failed_clients=total("failed_clients"),
         failure=next((group.failure for group in groups if group.failure), ""),
-        faults=merge_faults([group.faults for group in groups]) if first.faults else [],
+        faults=merge_faults([group.faults for group in groups]),
         steady=steady.summary() if steady.count else None,
-        steady_histogram=steady.encode() if steady.count else "",
+        steady_histogram=steady.encode(),
         timeline=decimate(point for group in groups for point in group.timeline),
     )
-
-
-def _merged(encoded: Iterable[str]) -> LatencyHistogram:
-    histogram = LatencyHistogram()
-    for text in encoded:
-        if text:
-            histogram.merge(LatencyHistogram.decode(text))
-    return histogram
 
 
 def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -215,10 +212,9 @@ def _expected(
 ) -> ExpectedLatency | None:
     """Polling's analytical wait over every shard's messages: the shards' means weighted by
     the messages each averaged over."""
-    weights = list(measured) or [1] * len(parts)
     kept = [
         (part, max(weight - part.unshown, 0))
-        for part, weight in zip(parts, weights, strict=True)
+        for part, weight in zip(parts, measured, strict=True)
         if part is not None
     ]
     if not kept:
