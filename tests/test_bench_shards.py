@@ -320,3 +320,9 @@ def test_bench_shard_refuses_a_bad_shard_in_one_line(value: str) -> None:
 def test_bench_shard_needs_a_seed() -> None:
     result = CliRunner().invoke(app, ["bench", "ci-smoke", "--shard", "1/2"])
     assert result.exit_code == 2 and "--seed" in result.output
+
+
+def test_bench_shard_takes_its_seed_from_the_environment() -> None:
+    env = {"WASIM_SEED": "5", "WASIM_SHARD": "2/2"}
+    result = CliRunner().invoke(app, ["bench", "ci-smoke", "--users", "1"], env=env)
+    assert result.exit_code == 2 and "--shard 2/2: 2 shards for 1 users" in result.output

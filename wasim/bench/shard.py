@@ -63,14 +63,14 @@ def parse_shard(text: str) -> Shard:
 
 def check_shardable(scenario: Scenario, shard: Shard) -> None:
     """Raise ConfigError when `scenario` cannot run as shard `shard`."""
+    if scenario.traffic.seed is None:
+        raise ConfigError(
+            f"--shard {shard}: every shard must draw the same schedule: give --seed or "
+            "$WASIM_SEED (the same for all shards), or [traffic] seed"
+        )
     users = len(scenario.users.user_names())
     if shard.count > users:
         raise ConfigError(f"--shard {shard}: {shard.count} shards for {users} users")
-    if scenario.traffic.seed is None:
-        raise ConfigError(
-            f"--shard {shard}: every shard must draw the same schedule: give --seed "
-            "(the same for all shards) or [traffic] seed"
-        )
     if any(fault.kind == "restart" for fault in scenario.faults):
         raise ConfigError(
             f"--shard {shard}: a restart fault cannot run sharded (every shard would "

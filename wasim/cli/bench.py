@@ -83,7 +83,10 @@ def bench_command(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Random seed of the traffic, to repeat a run's message ids exactly."),
+        typer.Option(
+            envvar="WASIM_SEED",
+            help="Random seed of the traffic, to repeat a run's message ids exactly.",
+        ),
     ] = None,
     shard: Annotated[
         str | None,
