@@ -81,15 +81,17 @@ def shard_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]
                 env["WASIM_SHARD"] = "3/3"  # the environment as a Kubernetes pod would set it
             else:
                 command += ["--shard", f"{index}/3"]
-            runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
+            out = subprocess.PIPE
+            runs.append(subprocess.Popen(command, env=env, stdout=out, stderr=out, text=True))
         try:
-            outputs = [run.communicate(timeout=TIMEOUT)[0] for run in runs]
+            outputs = ["".join(run.communicate(timeout=TIMEOUT)) for run in runs]
         finally:
             for run in runs:
                 run.kill()
                 run.wait()
-        for run, output in zip(runs, outputs, strict=True):
+        for run, output, path in zip(runs, outputs, files, strict=True):
             assert run.returncode == 0, output
+            path.with_suffix(".txt").write_text(output)
     yield files
 
 
@@ -230,6 +232,14 @@ def test_report_merge_judges_thresholds_on_the_merged_figures(shard_files: list[
     verdict = merged.thresholds[0]
     assert verdict.expression == "socketio.delivered >= 10" and verdict.passed
     assert not any(s.thresholds[0].passed for s in shards)  # a third of the users each
+
+
+def test_bench_shard_exits_zero_when_its_part_misses_a_threshold(
+    shard_files: list[Path],
+) -> None:
+    output = shard_files[0].with_suffix(".txt").read_text()
+    assert "✗ socketio.delivered >= 10: FAILED" in output
+    assert "shard 1/3: the thresholds above are this shard's part" in output
 
 
 def test_report_merge_exits_one_when_a_merged_threshold_fails(

@@ -153,6 +153,12 @@ def bench_command(
     except ConfigError as exc:
         fail(str(exc), exc.exit_code)
     render_result(console, result, as_json=as_json)
+    if part is not None and result.thresholds:
+        err_console.print(
+            f"shard {part}: the thresholds above are this shard's part; `wasim report merge` "
+            "judges the whole run",
+            highlight=False,
+        )
     failures = result.failures(verdicts=part is None)
     if failures:
         fail(f"{len(failures)} check(s) failed: {failures[0]}", ThresholdError.exit_code)
