@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
+
 from wasim.bench import BenchResult, loads, run_bench
 from wasim.bench.merge import load_shards, merge_results
 from wasim.bench.shard import Shard
@@ -76,9 +78,9 @@ def real_shard() -> dict[str, Any]:
 
 def resampled(encoded: str, rng: random.Random, scale: int) -> LatencyHistogram:
     """The histogram's recorded values, each moved by up to ±20%, counted `scale` times over."""
-    real = LatencyHistogram.decode(encoded)
+    real = HdrHistogram.decode(encoded.encode("ascii"))
     varied = LatencyHistogram()
-    for item in real._h.get_recorded_iterator():
+    for item in real.get_recorded_iterator():
         micros = int(item.value_iterated_to * rng.uniform(0.8, 1.2))
         varied.record_micros(micros, item.count_added_in_this_iter_step * scale)
     return varied
