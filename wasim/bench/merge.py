@@ -168,21 +168,26 @@ def merge_groups(groups: Sequence[GroupResult], measured: Sequence[int] = ()) ->
     first = groups[0]
     histogram = LatencyHistogram.decode(*(group.histogram for group in groups))
     steady = LatencyHistogram.decode(*(group.steady_histogram for group in groups))
-    users = dict.fromkeys(user for group in groups for user in group.per_user)
+    per_user: dict[str, dict[str, int]] = {}
+    for group in groups:  # one pass: a shard's users are its own, a process's may repeat
+        for user, cost in group.per_user.items():
+            summed = per_user.setdefault(user, {})
+            for name, value in cost.items():
+                summed[name] = summed.get(name, 0) + value
     means = sum((group.client_means for group in groups[1:]), first.client_means)
     counts: dict[str, Any] = {name: sum(getattr(g, name) for g in groups) for name in SUMMED}
     return GroupResult(
         **counts,
         name=first.name,
         kind=first.kind,
-        users=len(users),
+        users=len(per_user),
         latency=histogram.summary(),
         histogram=histogram.encode(),
         latency_mean_se_ms=means.standard_error() * 1000.0,
         client_means=means,
         missing=[item for group in groups for item in group.missing],
         window_s=max(group.window_s for group in groups),
-        per_user={user: _sum_counts(g.per_user.get(user, {}) for g in groups) for user in users},
+        per_user=per_user,
         expected_latency=(
             _expected([group.expected_latency for group in groups], measured)
             if measured
