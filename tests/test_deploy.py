@@ -224,6 +224,21 @@ def test_deploy_merge_pod_command_parses_with_wasim_report_merge(tmp_path: Path)
     assert {"--html", "--junit", "--markdown", "--json-file"} <= set(argv)
 
 
+def test_deploy_documented_sed_changes_every_n_together(tmp_path: Path) -> None:
+    """docs/distributed.md's command for 10 shards, run as written (its output kept here)."""
+    guide = (ROOT / "docs" / "distributed.md").read_text()
+    found = re.search(r"^(sed .*?) \| kubectl apply -f -$", guide, flags=re.M | re.S)
+    assert found, "docs/distributed.md has no `sed ... | kubectl apply -f -` for more shards"
+    done = subprocess.run(
+        ["bash", "-c", found.group(1)], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    job = yaml.safe_load(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert job["spec"]["completions"] == job["spec"]["parallelism"] == 10
+    assert env_of(job)["SHARDS"] == "10"
+    kubernetes_validate.validate(job, KUBERNETES, strict=True)
+
+
 def dockerfile() -> list[tuple[str, str]]:
     """The Dockerfile's instructions, as (INSTRUCTION, argument text)."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
