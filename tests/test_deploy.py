@@ -190,7 +190,7 @@ def test_deploy_shard_pod_exits_with_the_bench_exit_code(code: int, tmp_path: Pa
     assert run_pod_script(job, tmp_path, env, exit_code=code)[0] == code
 
 
-def test_deploy_shard_pod_mounts_the_scenario_and_the_results(tmp_path: Path) -> None:
+def test_deploy_shard_pod_mounts_the_scenario_and_the_results() -> None:
     job = find("Job", "wasim-shards")
     mounts = {m["name"]: m["mountPath"] for m in container(job)["volumeMounts"]}
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
@@ -204,7 +204,9 @@ def test_deploy_shard_pod_mounts_the_scenario_and_the_results(tmp_path: Path) ->
 def test_deploy_scenario_in_the_configmap_loads() -> None:
     text = find("ConfigMap", "wasim-scenario")["data"]["scenario.toml"]
     scenario = loads(text, "scenario.toml")
+    shards = int(env_of(find("Job", "wasim-shards"))["SHARDS"])
     assert scenario.thresholds
+    assert len(scenario.users.user_names()) >= shards  # every shard holds a user
 
 
 def test_deploy_merge_pod_command_parses_with_wasim_report_merge(tmp_path: Path) -> None:
@@ -224,7 +226,7 @@ def test_deploy_merge_pod_command_parses_with_wasim_report_merge(tmp_path: Path)
     assert {"--html", "--junit", "--markdown", "--json-file"} <= set(argv)
 
 
-def test_deploy_documented_sed_changes_every_n_together(tmp_path: Path) -> None:
+def test_deploy_documented_sed_changes_every_n_together() -> None:
     """docs/distributed.md's command for 10 shards, run as written (its output kept here)."""
     guide = (ROOT / "docs" / "distributed.md").read_text()
     found = re.search(r"^(sed .*?) \| kubectl apply -f -$", guide, flags=re.M | re.S)
