@@ -269,3 +269,32 @@ def test_action_default_install_installs_the_action_checkout(tmp_path: Path) -> 
     assert run.codes == {"install": 0}, run.stderr
     assert f"Location: {fresh}" in shown
     assert "wasim/scenarios/ci-smoke.toml" in shown
+
+
+def check_schema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with one of the schemas it ships (SchemaStore's, no network)."""
+    command = [Path(sys.executable).parent / "check-jsonschema", "--builtin-schema", schema]
+    return subprocess.run([*command, path], capture_output=True, text=True, timeout=60)
+
+
+def test_action_metadata_follows_the_github_actions_schema() -> None:
+    done = check_schema("vendor.github-actions", ROOT / "action.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_action_schema_check_refuses_a_run_step_without_a_shell(tmp_path: Path) -> None:
+    text = (ROOT / "action.yml").read_text().replace("shell: bash", "", 1)
+    (tmp_path / "action.yml").write_text(text)
+    assert check_schema("vendor.github-actions", tmp_path / "action.yml").returncode == 1
+
+
+def test_action_documented_workflow_follows_the_github_workflows_schema(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "github-action.md").read_text()
+    workflow = re.search(r"```yaml\n(name: .*?)```", guide, flags=re.S)
+    assert workflow, "docs/github-action.md has no workflow example"
+    (tmp_path / "workflow.yml").write_text(workflow.group(1))
+    steps = yaml.safe_load(workflow.group(1))["jobs"]["bench"]["steps"]
+    used = next(step for step in steps if str(step.get("uses", "")).endswith("/wasim@v0.1.0"))
+    done = check_schema("vendor.github-workflows", tmp_path / "workflow.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(used["with"]) <= set(ACTION["inputs"])
