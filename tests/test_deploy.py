@@ -9,6 +9,7 @@ records its arguments, and those arguments are parsed by the real `wasim` comman
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -224,6 +225,68 @@ def test_deploy_merge_pod_command_parses_with_wasim_report_merge(tmp_path: Path)
     assert argv[:2] == ["report", "merge"]
     assert argv[2:5] == [str(results / f"shard-{shard}.json") for shard in (1, 2, 3)]
     assert {"--html", "--junit", "--markdown", "--json-file"} <= set(argv)
+
+
+TINY = """
+name = "k8s-tiny"
+thresholds = ["socketio.delivery_ratio >= 1"]
+
+[users]
+count = 6
+
+[traffic]
+rate = 10
+duration = "1s"
+drain = "2s"
+
+[[clients]]
+kind = "socketio"
+"""
+
+
+def on_this_machine(script: str, folder: Path) -> str:
+    """A pod's script with its volumes in `folder` and its metrics on a free loopback port."""
+    script = script.replace("/scenario/", f"{folder}/scenario/").replace("/results", f"{folder}")
+    script = script.replace("--metrics-port 9464", "--metrics-port 0")
+    return script.replace("--metrics-host 0.0.0.0", "--metrics-host 127.0.0.1")
+
+
+def test_deploy_job_commands_run_three_shards_that_merge(tmp_path: Path, served: str) -> None:
+    """The shard Job's three pods and the merge Job, as processes against `wasim serve`: the
+    same commands, only the volumes' paths and the metrics port changed."""
+    (tmp_path / "scenario").mkdir()
+    (tmp_path / "scenario" / "scenario.toml").write_text(TINY)
+    shards, merger = find("Job", "wasim-shards"), find("Job", "wasim-merge")
+    env = os.environ | env_of(shards) | {"TARGET": served, "JOB_UID": "9d2c-uid"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # this wasim
+    script = on_this_machine(container(shards)["args"][0], tmp_path)
+    pods = [
+        subprocess.Popen(
+            ["/bin/sh", "-c", script],
+            env=env | {"JOB_COMPLETION_INDEX": str(index)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index in range(3)
+    ]
+    try:
+        logs = [pod.communicate(timeout=120)[0] for pod in pods]
+    finally:
+        for pod in pods:
+            pod.kill()
+            pod.wait()
+    assert [pod.returncode for pod in pods] == [0, 0, 0], logs
+    merge = on_this_machine(container(merger)["args"][0], tmp_path)
+    merged = subprocess.run(["/bin/sh", "-c", merge], env=env, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    parts = [json.loads((tmp_path / f"shard-{i}.json").read_text()) for i in (1, 2, 3)]
+    result = json.loads((tmp_path / "merged.json").read_text())
+    assert [part["shard"]["index"] for part in parts] == [1, 2, 3]
+    assert len({part["seed"] for part in parts}) == 1
+    assert result["groups"][0]["delivered"] == sum(p["groups"][0]["delivered"] for p in parts)
+    assert result["traffic"]["messages"] == sum(p["traffic"]["messages"] for p in parts) == 10
+    assert {"report.html", "junit.xml", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
 
 
 def test_deploy_documented_sed_changes_every_n_together() -> None:
