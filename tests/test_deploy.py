@@ -342,6 +342,20 @@ def test_dockerfile_builds_wasim_from_the_copied_files_only(tmp_path: Path) -> N
     assert {"wasim/scenarios/ci-smoke.toml", "mock_backend/__init__.py"} <= set(archive.namelist())
 
 
+def test_dockerfile_dependencies_install_from_wheels_on_the_slim_image(tmp_path: Path) -> None:
+    """python:3.11-slim has no C compiler: its `pip install .` must find a wheel for every
+    dependency (CPython 3.11, manylinux x86_64). Resolved with pip, nothing installed."""
+    target = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]
+    target += ["--implementation", "cp", "--abi", "cp311", "--target", str(tmp_path / "t")]
+    command = [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed"]
+    command += ["--only-binary=:all:", *target, "--report", str(tmp_path / "r.json"), str(ROOT)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    names = {item["metadata"]["name"].lower() for item in report["install"]}
+    assert {"wasim", "uvicorn", "hdrhistogram", "asyncpg", "psutil"} <= names
+
+
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
     copied = {
         source.rstrip("/")
