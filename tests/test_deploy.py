@@ -237,7 +237,7 @@ count = 6
 [traffic]
 rate = 10
 duration = "1s"
-drain = "2s"
+drain = "3s"
 
 [[clients]]
 kind = "socketio"
