@@ -125,9 +125,7 @@ class Tally:
                 expected=expected[g.label],
                 delivered=self.delivered[g.label],
                 requests=requests[g.label],
-                histogram=self.histograms[g.label].encode()
-                if self.histograms[g.label].count
-                else "",
+                histogram=self.histograms[g.label].encode(),
             )
             for g in self.scenario.clients
         ]
@@ -140,11 +138,8 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
         return []
     merged = []
     for index, first in enumerate(shares[0].groups):
-        histogram = LatencyHistogram()
         parts = [share.groups[index] for share in shares if index < len(share.groups)]
-        for part in parts:
-            if part.histogram:
-                histogram.merge(LatencyHistogram.decode(part.histogram))
+        histogram = LatencyHistogram.decode(*(part.histogram for part in parts))
         merged.append(
             LiveGroup(
                 name=first.name,
@@ -160,17 +155,8 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
 
 def final_snapshot(result: BenchResult, last: LiveSnapshot | None) -> LiveSnapshot:
     """The run's own figures, once it is over: what the report says, not a live estimate."""
-    groups = [
-        LiveGroup(
-            name=g.name,
-            kind=g.kind,
-            expected=g.expected,
-            delivered=g.delivered,
-            requests=g.requests,
-            latency=g.latency,
-        )
-        for g in result.groups
-    ]
+    shown = {"name", "kind", "expected", "delivered", "requests", "latency"}
+    groups = [LiveGroup.model_validate(g.model_dump(include=shown)) for g in result.groups]
     return LiveSnapshot(
         phase="done",
         elapsed_s=last.elapsed_s if last else result.duration_s,

@@ -14,7 +14,6 @@ all processes up: histograms merged, counts summed, missing deliveries concatena
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
-from wasim.bench.results import ExpectedLatency, GroupResult, Missing, merge_faults
+from wasim.bench.merge import merge_groups
+from wasim.bench.results import ExpectedLatency, GroupResult, Missing, Moments
 from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
 from wasim.bench.timeline import Point, decimate, relative
 from wasim.correlate import Matcher, leaf_keys
@@ -44,9 +44,15 @@ class Sent:
     marker: str = ""
 
 
-def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Delivery]:
+def plan_traffic(
+    scenario: Scenario,
+    phones: list[str],
+    seed: int | None = None,
+    only: frozenset[str] | None = None,
+) -> list[Delivery]:
     """The run's POSTs, each noting the phone and marker of its messages; `seed` (else the
-    scenario's) makes the ids, texts and markers."""
+    scenario's) makes the ids, texts and markers. With `only` (a shard's phones), the POSTs
+    of the whole plan that hold those phones' updates, and only those updates."""
     traffic = scenario.traffic
     spec = PlanSpec(
         mix=traffic.mix,
@@ -57,6 +63,7 @@ def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None)
         phones=phones,
         style="meta" if traffic.meta_style else "plain",
         senders=True,
+        only=only,
     )
     factory = PayloadFactory(
         seed=seed if seed is not None else traffic.seed,
@@ -86,11 +93,10 @@ def schedule(
 
 
 class GroupPart(BaseModel):
-    """One process's figures of one group, and what merging needs beyond them: the mean
-    latency (seconds) of each of its clients that received something."""
+    """One process's figures of one group, and its latency points (which merging decimates
+    again and places in the run's window)."""
 
     result: GroupResult
-    client_means: list[float] = Field(default_factory=list)
     points: list[Point] = Field(
         default_factory=list, description="(scheduled Unix time, latency ms), decimated"
     )
@@ -101,84 +107,17 @@ def merge_parts(
 ) -> GroupResult:
     """One group's figures over every process, for the run's measured window (which opened
     at `window_start`, the origin of the latency timeline; else its first message)."""
-    first = parts[0].result
+    results = [part.result for part in parts]
     points = decimate(point for part in parts for point in part.points)
     origin = window_start if window_start is not None else min((t for t, _ in points), default=0)
-    histogram = LatencyHistogram()
-    per_user: dict[str, dict[str, int]] = {}
-    for part in parts:
-        if part.result.histogram:
-            histogram.merge(LatencyHistogram.decode(part.result.histogram))
-        for user, cost in part.result.per_user.items():
-            merged = per_user.setdefault(user, {"requests": 0, "bytes": 0})
-            merged["requests"] += cost.get("requests", 0)
-            merged["bytes"] += cost.get("bytes", 0)
-
-    def total(name: str) -> int:
-        return sum(int(getattr(part.result, name)) for part in parts)
-
-    return GroupResult(
-        name=first.name,
-        kind=first.kind,
-        clients=total("clients"),
-        visible_clients=total("visible_clients"),
-        users=len(per_user),
-        latency=histogram.summary(),
-        histogram=histogram.encode() if histogram.count else "",
-        expected=total("expected"),
-        delivered=total("delivered"),
-        missing=[item for part in parts for item in part.result.missing],
-        missing_count=total("missing_count"),
-        window_s=window_s,
-        per_user=per_user,
-        expected_latency=first.expected_latency,
-        connect_requests=total("connect_requests"),
-        connect_bytes=total("connect_bytes"),
-        latency_mean_se_ms=_clustered_se([m for part in parts for m in part.client_means]) * 1000,
-        per_process=[
-            {
-                "process": number,
-                "clients": part.result.clients,
-                "expected": part.result.expected,
-                "delivered": part.result.delivered,
-            }
-            for number, part in enumerate(parts, start=1)
-        ],
-        requests=total("requests"),
-        bytes=total("bytes"),
-        not_modified=total("not_modified"),
-        errors=total("errors"),
-        reconnects=total("reconnects"),
-        etags=total("etags"),
-        matched_by=_sum_counts(part.result.matched_by for part in parts),
-        unmatched=total("unmatched"),
-        unmatched_keys={
-            event: keys for part in parts for event, keys in part.result.unmatched_keys.items()
-        },
-        failed_clients=total("failed_clients"),
-        failure=next((part.result.failure for part in parts if part.result.failure), ""),
-        timeline=relative(points, origin),
-        faults=merge_faults([part.result.faults for part in parts]),
-        **_steady([part.result.steady_histogram for part in parts]),
-    )
-
-
-def _steady(encoded: list[str]) -> dict[str, Any]:
-    histogram = LatencyHistogram()
-    for text in encoded:
-        if text:
-            histogram.merge(LatencyHistogram.decode(text))
-    if not histogram.count:
-        return {}
-    return {"steady": histogram.summary(), "steady_histogram": histogram.encode()}
-
-
-def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    summed: dict[str, int] = {}
-    for count in counts:
-        for name, value in count.items():
-            summed[name] = summed.get(name, 0) + value
-    return summed
+    merged = merge_groups(results)
+    merged.window_s = window_s
+    merged.timeline = relative(points, origin)
+    merged.per_process = [
+        {"process": n, "clients": r.clients, "expected": r.expected, "delivered": r.delivered}
+        for n, r in enumerate(results, start=1)
+    ]
+    return merged
 
 
 UNMATCHED_SHOWN = 3  # event names whose keys the report shows
@@ -265,10 +204,7 @@ class Collector:
 
     def outstanding(self, clients: list[Client]) -> int:
         """Deliveries still awaited by visible clients, for deciding when the drain may end."""
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         waiting = 0
         for sent in self.sent.values():
             for client in by_user.get(sent.user, []):
@@ -292,10 +228,7 @@ class Collector:
         expected = delivered = 0
         missing: list[Missing] = []
         missing_count = 0
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         per_client: dict[str, list[float]] = {}
         points: list[Point] = []
         matched_by: dict[str, int] = {}
@@ -312,10 +245,11 @@ class Collector:
                 delivered += 1
                 for name in (how, via):
                     matched_by[name] = matched_by.get(name, 0) + 1
-                histogram.record(max(at - sent.scheduled_at, 0.0))
-                per_client.setdefault(client.id, []).append(max(at - sent.scheduled_at, 0.0))
-                points.append((sent.scheduled_at, max(at - sent.scheduled_at, 0.0) * 1000.0))
-        totals = dict.fromkeys(COUNTERS, 0)
+                latency = max(at - sent.scheduled_at, 0.0)
+                histogram.record(latency)
+                per_client.setdefault(client.id, []).append(latency)
+                points.append((sent.scheduled_at, latency * 1000.0))
+        totals: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
         connect_requests = connect_bytes = 0
         per_user: dict[str, dict[str, int]] = {}
         for client in clients:
@@ -333,13 +267,14 @@ class Collector:
         if plan is not None and group.kind in POLL_KINDS:
             expected_latency = polling_expectation(plan, self.as_polled(open_phones or {}))
         result = GroupResult(
+            **totals,
             name=group.label,
             kind=group.kind,
             clients=len(clients),
             visible_clients=sum(1 for c in clients if c.visible),
             users=len({c.user for c in clients}),
             latency=histogram.summary(),
-            histogram=histogram.encode() if histogram.count else "",
+            histogram=histogram.encode(),
             expected=expected,
             delivered=delivered,
             missing=missing,
@@ -349,29 +284,24 @@ class Collector:
             expected_latency=expected_latency,
             connect_requests=connect_requests,
             connect_bytes=connect_bytes,
-            requests=totals["requests"],
-            bytes=totals["bytes"],
-            not_modified=totals["not_modified"],
-            errors=totals["errors"],
-            reconnects=totals["reconnects"],
-            etags=totals["etags"],
             matched_by=matched_by,
             unmatched=self.unmatched.get(group.label, 0),
             unmatched_keys=self.unmatched_keys.get(group.label, {}),
             failed_clients=sum(1 for c in clients if c.failed is not None),
             failure=next((c.failed for c in clients if c.failed is not None), ""),
         )
-        means = [sum(values) / len(values) for values in per_client.values() if values]
-        result.latency_mean_se_ms = _clustered_se(means) * 1000.0
-        return GroupPart(result=result, client_means=means, points=decimate(points))
+        means = Moments.of([sum(v) / len(v) for v in per_client.values() if v])
+        result.client_means = means
+        result.latency_mean_se_ms = means.standard_error() * 1000.0
+        return GroupPart(result=result, points=decimate(points))
 
 
-def _clustered_se(means: list[float]) -> float:
-    """Standard error of the mean latency with clients as the independent units (`means`, one
-    per client): a poller's phase is fixed for the run, so one client's waits move together."""
-    if len(means) < 2:
-        return 0.0
-    return statistics.stdev(means) / math.sqrt(len(means))
+def _visible_by_user(clients: list[Client]) -> dict[str, list[Client]]:
+    by_user: dict[str, list[Client]] = {}
+    for client in clients:
+        if client.visible:
+            by_user.setdefault(client.user, []).append(client)
+    return by_user
 
 
 def window_counters(

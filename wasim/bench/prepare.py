@@ -31,6 +31,15 @@ class Prepared(BaseModel):
     tokens: dict[str, str]
     contacts: dict[str, list[ContactSpec]]
     captured: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    everyone: list[str] = Field(
+        default_factory=list,
+        description="every user of the scenario when `users` are one shard's (clients and "
+        "phones are numbered over them all)",
+    )
+
+    def population(self) -> list[str]:
+        """Every user of the run, this shard's or not, in the scenario's order."""
+        return self.everyone or self.users
 
     def open_phones(self) -> dict[str, str]:
         """Each user's open chat: the phone of its first contact."""
@@ -82,22 +91,41 @@ def _value(name: str, values: dict[str, Any]) -> Any:
     return values[name]
 
 
-async def request_json(
-    http: httpx.AsyncClient, method: str, url: str, token: str | None, body: Any
-) -> Any:
+async def request(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    token: str | None,
+    body: Any = None,
+    etag: str | None = None,
+) -> httpx.Response:
+    """The backend's answer, with `token` as a Bearer header; TargetError when unreachable."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if etag is not None:
+        headers["If-None-Match"] = etag
     try:
-        response = await http.request(method, url, json=body, headers=headers)
+        return await http.request(method, url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-    if response.status_code in (401, 403):
-        raise AuthError(f"{method} {url} refused the token (HTTP {response.status_code})")
-    if response.status_code >= 400:
-        raise ProtocolError(f"{method} {url} answered HTTP {response.status_code}")
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON."""
     try:
         return response.json()
     except ValueError:
         return None
+
+
+async def request_json(
+    http: httpx.AsyncClient, method: str, url: str, token: str | None, body: Any
+) -> Any:
+    response = await request(http, method, url, token, body)
+    if response.status_code in (401, 403):
+        raise AuthError(f"{method} {url} refused the token (HTTP {response.status_code})")
+    if response.status_code >= 400:
+        raise ProtocolError(f"{method} {url} answered HTTP {response.status_code}")
+    return json_of(response)
 
 
 async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str) -> str:
@@ -122,12 +150,22 @@ async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str
     )
 
 
-async def set_up(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
-    """Tokens for every user, then the setup requests per user and per contact."""
-    users = scenario.users.user_names()
-    tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in users}
-    prepared = Prepared(users=users, tokens=tokens, contacts=contacts_for(scenario, users))
-    for user in users:
+async def set_up(
+    scenario: Scenario, base_url: str, http: httpx.AsyncClient, users: list[str] | None = None
+) -> Prepared:
+    """Tokens for every user (or only `users`, a shard's), then the setup requests per user
+    and per contact."""
+    everyone = scenario.users.user_names()
+    mine = everyone if users is None else users
+    tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in mine}
+    contacts = contacts_for(scenario, everyone)
+    prepared = Prepared(
+        users=mine,
+        tokens=tokens,
+        contacts={user: contacts[user] for user in mine},
+        everyone=everyone if users is not None else [],
+    )
+    for user in mine:
         values: dict[str, Any] = {"user": user}
         for request in scenario.setup:
             targets = prepared.contacts[user] if request.per == "contact" else [None]

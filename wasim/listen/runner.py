@@ -20,6 +20,7 @@ from wasim.listen.auth import Credential
 from wasim.listen.latency import Latencies, Source
 from wasim.listen.records import event_record, state_record
 from wasim.listen.summary import Summary
+from wasim.tasks import cancel
 from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, make_listener
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
@@ -253,9 +254,7 @@ async def listen(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiting, options.duration)
         else:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+            await cancel(starting)
         waiting.cancel()
         await run.close_all()
     run.summary.duration = time.monotonic() - begun
