@@ -194,7 +194,7 @@ class ClientGroup(_Model):
         elif self.kind == "poll-optimized":
             base = PollConfig.optimized()
         elif self.kind == "hybrid":
-            base = PollConfig.fallback(self.fallback_interval)
+            base = PollConfig().fallback(self.fallback_interval)
         else:
             return None
         given: dict[str, Any] = {
