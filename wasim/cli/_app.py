@@ -82,6 +82,7 @@ COMMAND_MODULES = {
     "verify": "send",
     "serve": "serve",
     "token": "serve",
+    "report": "report",
 }
 
 
@@ -92,7 +93,11 @@ def load_commands(*names: str) -> None:
         importlib.import_module(f"wasim.cli.{module}")
 
 
-class Group(_PlainTypes, TyperGroup):
+class Commands(_PlainTypes, TyperGroup):
+    """A group of wasim commands (`wasim report`)."""
+
+
+class Group(Commands):
     """`wasim` itself: each command's module imported when it is first asked for
     (COMMAND_MODULES)."""
 
