@@ -47,13 +47,21 @@ def bind_socket(
     return sock
 
 
+def redact(url: str) -> str:
+    """`url` with no password: whatever comes before its host is shown as ***."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
+
+
 async def check_database(url: str, timeout: float = 10.0) -> None:
     """Open the database once, so a wrong URL is one clear error before the server starts."""
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    shown = url.split("@", 1)[-1] if "@" in url else url
+    shown = redact(url)
     try:
         engine = create_async_engine(url)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
@@ -82,7 +90,7 @@ async def check_redis(url: str, timeout: float = 5.0) -> None:
     import redis.asyncio as redis
     from redis.exceptions import RedisError
 
-    shown = url.split("@", 1)[-1] if "@" in url else url
+    shown = redact(url)
     try:
         client = redis.from_url(url, socket_connect_timeout=timeout)
     except ValueError as exc:

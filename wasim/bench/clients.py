@@ -57,24 +57,13 @@ def listener_config(group: ClientGroup, base_url: str, user: str, token: str) ->
     Every event is kept whatever its name: what it carries decides whether it delivered a
     message (`wasim.correlate`), so a backend's own event names need no configuration.
     """
-    return ListenerConfig(
-        base_url=base_url,
-        token=token,
-        user=user,
-        events=(),
-        socketio_path=group.socketio_path,
-        auth_field=group.auth_field,
-        token_in=group.token_in,
-        stream_path=group.stream_path,
-        ws_path=group.ws_path,
-        conversations_path=group.conversations_path,
-        poll=PollConfig(
-            list_field=group.list_field,
-            id_field=group.id_field,
-            detail_path=group.detail_path,
-            messages_field=group.messages_field,
-        ),
+    poll = PollConfig(
+        list_field=group.list_field,
+        id_field=group.id_field,
+        detail_path=group.detail_path,
+        messages_field=group.messages_field,
     )
+    return group.listener(base_url, user, token, poll=poll)
 
 
 def build_clients(

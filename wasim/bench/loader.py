@@ -146,7 +146,9 @@ def _problem(error: ErrorDetails) -> str:
     model = _model_at(loc[:-1]) if loc else None
     if error["type"] != "extra_forbidden" or model is None:
         return error["msg"]
-    valid = list(model.model_fields)
+    # A table's own keys first, then those it shares with others (a client group's endpoints).
+    own = vars(model).get("__annotations__", {})
+    valid = sorted(model.model_fields, key=lambda name: name not in own)
     close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
     meant = f"; did you mean {close[0]}?" if close else ""
     table = _table(loc[:-1])

@@ -336,15 +336,11 @@ class GroupResult(_Model):
         return figures
 
 
-class ProcessLoad(_Model):
-    """CPU (% of one core) and event-loop lag of one listener process over the run;
-    `reasons` says which limit it passed, if any."""
+class _Load(_Model):
+    """The figures of a listener process's load, and its busiest's in `Saturation`."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str = "listener process 1/1"
-    pid: int = 0
-    clients: int = 0
     cpu_percent_mean: float = 0.0
     cpu_percent_max: float = 0.0
     loop_lag_p99_ms: float = 0.0
@@ -355,6 +351,18 @@ class ProcessLoad(_Model):
     @property
     def suspect(self) -> bool:
         return bool(self.reasons)
+
+
+LOAD_FIGURES = ("cpu_percent_mean", "cpu_percent_max", "loop_lag_p99_ms", "loop_lag_max_ms")
+
+
+class ProcessLoad(_Load):
+    """CPU (% of one core) and event-loop lag of one listener process over the run;
+    `reasons` says which limit it passed, if any."""
+
+    name: str = "listener process 1/1"
+    pid: int = 0
+    clients: int = 0
 
 
 class MachineLoad(_Model):
@@ -368,25 +376,13 @@ class MachineLoad(_Model):
     busy: bool = False
 
 
-class Saturation(_Model):
+class Saturation(_Load):
     """How busy the load generator and its machine were; `suspect` when timings cannot be
     trusted. The flat figures are the busiest listener process's; `reasons` name the process
     (or the machine) that passed a limit."""
 
-    model_config = ConfigDict(frozen=True)
-
-    cpu_percent_mean: float = 0.0
-    cpu_percent_max: float = 0.0
-    loop_lag_p99_ms: float = 0.0
-    loop_lag_max_ms: float = 0.0
-    reasons: tuple[str, ...] = ()
     processes: tuple[ProcessLoad, ...] = ()
     machine: MachineLoad = Field(default_factory=MachineLoad)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def suspect(self) -> bool:
-        return bool(self.reasons)
 
     @property
     def headline(self) -> str:

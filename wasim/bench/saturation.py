@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 import psutil
 
-from wasim.bench.results import MachineLoad, ProcessLoad, Saturation
+from wasim.bench.results import LOAD_FIGURES, MachineLoad, ProcessLoad, Saturation
 from wasim.bench.scenario import Load
 from wasim.stats import LatencyHistogram
 from wasim.tasks import cancel
@@ -126,11 +127,11 @@ def assess(processes: list[ProcessLoad], machine: MachineLoad, limits: Load) -> 
             f"cores over the run (over {limits.max_machine_cpu:g}%); whatever else runs on it "
             "competes with the listeners, the sender and the backend and inflates latency"
         )
+    busiest: dict[str, Any] = {
+        name: max((getattr(p, name) for p in processes), default=0.0) for name in LOAD_FIGURES
+    }
     return Saturation(
-        cpu_percent_mean=max((p.cpu_percent_mean for p in processes), default=0.0),
-        cpu_percent_max=max((p.cpu_percent_max for p in processes), default=0.0),
-        loop_lag_p99_ms=max((p.loop_lag_p99_ms for p in processes), default=0.0),
-        loop_lag_max_ms=max((p.loop_lag_max_ms for p in processes), default=0.0),
+        **busiest,
         reasons=tuple(reasons),
         processes=tuple(processes),
         machine=machine.model_copy(update={"busy": busy}),

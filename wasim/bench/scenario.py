@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from wasim import defaults
 from wasim.errors import ConfigError
-from wasim.transports.config import PollConfig
+from wasim.transports.config import ListenerConfig, PollConfig, TokenPlace
 from wasim.units import parse_duration
 from wasim.workers import default_processes
 
@@ -152,7 +152,23 @@ class Traffic(_Model):
         return max(1, round((self.duration or 0.0) * self.rate))
 
 
-class ClientGroup(_Model):
+class Endpoints(_Model):
+    """Where a backend's push and polling endpoints are, and where a listener puts its token."""
+
+    conversations_path: str = defaults.CONVERSATIONS_PATH
+    stream_path: str = defaults.STREAM_PATH
+    ws_path: str = defaults.WS_PATH
+    socketio_path: str = defaults.SOCKETIO_PATH
+    auth_field: str = "token"
+    token_in: TokenPlace = "header"
+
+    def listener(self, base_url: str, user: str, token: str, **more: Any) -> ListenerConfig:
+        """One listener's settings at these endpoints; `events=()` keeps every event name."""
+        at = self.model_dump(include=set(Endpoints.model_fields))
+        return ListenerConfig(base_url=base_url, token=token, user=user, events=(), **at, **more)
+
+
+class ClientGroup(Endpoints):
     """One client per user (or `per_user`) of one kind; its figures make one report column.
 
     A `hybrid` client holds a Socket.IO connection and polls the conversation list every
@@ -171,16 +187,10 @@ class ClientGroup(_Model):
     fallback_interval: Duration = 30.0
     fallback_after: Duration = 10.0
     fallback: Literal["when-down", "always"] = "when-down"
-    conversations_path: str = defaults.CONVERSATIONS_PATH
     list_field: str | None = None
     id_field: str = "id"
     detail_path: str | None = None
     messages_field: str | None = None
-    stream_path: str = defaults.STREAM_PATH
-    ws_path: str = defaults.WS_PATH
-    socketio_path: str = defaults.SOCKETIO_PATH
-    auth_field: str = "token"
-    token_in: Literal["header", "query"] = "header"
 
     @property
     def label(self) -> str:
@@ -194,7 +204,7 @@ class ClientGroup(_Model):
         elif self.kind == "poll-optimized":
             base = PollConfig.optimized()
         elif self.kind == "hybrid":
-            base = PollConfig.fallback(self.fallback_interval)
+            base = PollConfig().fallback(self.fallback_interval)
         else:
             return None
         given: dict[str, Any] = {

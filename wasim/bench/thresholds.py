@@ -74,27 +74,22 @@ def parse_threshold(expression: str) -> Threshold:
 def evaluate(threshold: Threshold, figures: Mapping[str, float]) -> Verdict:
     """Check one threshold; an unknown or missing figure fails it, saying which exist."""
     actual = figures.get(threshold.figure)
+    passed = actual is not None and threshold.holds(actual)
     if actual is None:
         prefix = threshold.figure.split(".", 1)[0]
         near = sorted(name for name in figures if name.startswith(prefix))[:6]
         hint = f" (known: {', '.join(near)}, ...)" if near else ""
         message = f"no figure {threshold.figure}{hint}"
-        return Verdict(
-            expression=threshold.expression,
-            figure=threshold.figure,
-            actual=None,
-            passed=False,
-            message=message,
-        )
-    passed = threshold.holds(actual)
-    unit = " ms" if is_duration_figure(threshold.figure) else ""
-    word = "holds" if passed else "FAILED"
+    else:
+        unit = " ms" if is_duration_figure(threshold.figure) else ""
+        word = "holds" if passed else "FAILED"
+        message = f"{threshold.expression}: {word} (measured {format_number(actual)}{unit})"
     return Verdict(
         expression=threshold.expression,
         figure=threshold.figure,
         actual=actual,
         passed=passed,
-        message=f"{threshold.expression}: {word} (measured {format_number(actual)}{unit})",
+        message=message,
     )
 
 

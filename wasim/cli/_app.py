@@ -59,11 +59,15 @@ def _plain(params: list[Any]) -> list[Any]:
     return params
 
 
-class Command(TyperCommand):
-    """A wasim command: Click-style type names in its help."""
+class _PlainTypes:
+    """Click-style type names in a command's help (`_plain`)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _plain(super().get_params(ctx))
+        return _plain(super().get_params(ctx))  # type: ignore[misc]
+
+
+class Command(_PlainTypes, TyperCommand):
+    """A wasim command."""
 
 
 # The module of each command, imported when that command runs (help imports them all): all of
@@ -89,16 +93,13 @@ def load_commands(*names: str) -> None:
         importlib.import_module(f"wasim.cli.{module}")
 
 
-class Commands(TyperGroup):
-    """A group of wasim commands (`wasim report`): Click-style type names in its help."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _plain(super().get_params(ctx))
+class Commands(_PlainTypes, TyperGroup):
+    """A group of wasim commands (`wasim report`)."""
 
 
 class Group(Commands):
-    """`wasim` itself: Click-style type names in its help, each command's module imported
-    when it is first asked for (COMMAND_MODULES)."""
+    """`wasim` itself: each command's module imported when it is first asked for
+    (COMMAND_MODULES)."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         self._load()

@@ -21,6 +21,7 @@ from wasim.bench.shard import ENV as SHARD_ENV
 from wasim.bench.shard import check_shardable, parse_shard
 from wasim.bench.thresholds import parse_percentage
 from wasim.cli._app import Command, app, console, err_console, fail, run
+from wasim.cli.options import HtmlFile, JsonFile, JunitFile, MarkdownFile, ResultJson
 from wasim.errors import ConfigError, ThresholdError
 
 
@@ -29,17 +30,11 @@ def bench_command(
     scenario: Annotated[
         str, typer.Argument(help="Scenario file, or a bundled name: seed, ci-smoke.")
     ] = "seed",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON (schema wasim.bench/1).")
-    ] = False,
-    json_file: Annotated[
-        Path | None, typer.Option("--json-file", help="Also write the JSON result here.")
-    ] = None,
-    junit: Annotated[
-        Path | None, typer.Option(help="Write JUnit XML here: one test case per threshold.")
-    ] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")] = None,
-    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    as_json: ResultJson = False,
+    json_file: JsonFile = None,
+    junit: JunitFile = None,
+    markdown: MarkdownFile = None,
+    html: HtmlFile = None,
     png: Annotated[
         Path | None,
         typer.Option(help="Write the report's latency CDF as a PNG (needs the png extra)."),

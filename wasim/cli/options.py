@@ -42,3 +42,16 @@ NoLedger = Annotated[
         "from timestamps.",
     ),
 ]
+
+# A bench result: printed, and written in the formats CI reads (`wasim bench`, `wasim report`).
+ResultJson = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON (schema wasim.bench/1).")
+]
+JsonFile = Annotated[
+    Path | None, typer.Option("--json-file", help="Also write the JSON result here.")
+]
+JunitFile = Annotated[
+    Path | None, typer.Option(help="Write JUnit XML here: one test case per threshold.")
+]
+MarkdownFile = Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")]
+HtmlFile = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")]

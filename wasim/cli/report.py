@@ -10,6 +10,7 @@ import typer
 from wasim.bench import render_result, write_reports
 from wasim.bench.merge import expand, load_shards, merge_results
 from wasim.cli._app import Command, Commands, app, console, fail, handled
+from wasim.cli.options import HtmlFile, JsonFile, JunitFile, MarkdownFile, ResultJson
 from wasim.errors import ThresholdError
 
 report_app = typer.Typer(
@@ -31,17 +32,11 @@ def merge_command(
             "pattern such as 'results/shard-*.json' is expanded."
         ),
     ],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON (schema wasim.bench/1).")
-    ] = False,
-    json_file: Annotated[
-        Path | None, typer.Option("--json-file", help="Also write the JSON result here.")
-    ] = None,
-    junit: Annotated[
-        Path | None, typer.Option(help="Write JUnit XML here: one test case per threshold.")
-    ] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")] = None,
-    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    as_json: ResultJson = False,
+    json_file: JsonFile = None,
+    junit: JunitFile = None,
+    markdown: MarkdownFile = None,
+    html: HtmlFile = None,
 ) -> None:
     """Merge the shards of one run into one exact report and check its thresholds on it.
 

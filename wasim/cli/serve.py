@@ -18,7 +18,7 @@ from wasim.cli.options import (
 )
 from wasim.connections import Deadlines
 from wasim.errors import ConfigError
-from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
+from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, redact, serve
 from wasim.supervisor import serve_workers
 from wasim.tokens import mint_token
 
@@ -142,7 +142,7 @@ def serve_command(
             for name, value, dev_value in dev:
                 shown = f"{value} (dev default)" if value == dev_value else "(set, not shown)"
                 console.print(f"{name:>13}: {shown}", highlight=False)
-            console.print(f"{'database':>13}: {_redact(database_url)}", highlight=False)
+            console.print(f"{'database':>13}: {redact(database_url)}", highlight=False)
             console.print(f"{'default owner':>13}: {default_owner}", highlight=False)
             console.print(f"{'webhook':>13}: {url}{settings.webhook_path}", highlight=False)
             console.print(f"{'inbox':>13}: {url}/ (API docs at {url}/docs)", highlight=False)
@@ -172,14 +172,6 @@ def serve_command(
             )
 
     run(go(), fast_loop=True)
-
-
-def _redact(url: str) -> str:
-    # Never print a database password.
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
 
 
 @app.command("token", cls=Command)

@@ -11,32 +11,25 @@ import asyncio
 import contextlib
 import signal
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from wasim.errors import TargetError, WasimError
-from wasim.listen.auth import Credential
 from wasim.listen.runner import Emit, ListenOptions, listen, stopping_on_signals
 from wasim.listen.summary import Summary
-from wasim.transports.config import ListenerConfig, PollConfig
 from wasim.workers import Child, spawn_child
+
+_WIRE: TypeAdapter[ListenOptions] = TypeAdapter(ListenOptions)  # a child's share, as JSON
 
 
 def encode_options(options: ListenOptions) -> dict[str, Any]:
-    spec = asdict(options)
-    spec["credentials"] = [[c.user, c.token] for c in options.credentials]
-    return spec
+    return _WIRE.dump_python(options, mode="json")  # type: ignore[no-any-return]
 
 
 def decode_options(spec: dict[str, Any]) -> ListenOptions:
-    config = dict(spec.pop("config"))
-    poll = PollConfig(**config.pop("poll"))
-    for name in ("events", "socketio_transports"):
-        config[name] = tuple(config[name])
-    credentials = tuple(Credential(user, token) for user, token in spec.pop("credentials"))
-    return ListenOptions(
-        config=ListenerConfig(**config, poll=poll), credentials=credentials, **spec
-    )
+    return _WIRE.validate_python(spec)
 
 
 def shares(options: ListenOptions, processes: int) -> list[ListenOptions]:

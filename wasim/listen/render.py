@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import Any
 
@@ -12,15 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from wasim.listen.summary import Summary
+from wasim.workers import write_record
 
 
 def clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
 
 
-def print_json(record: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
+print_json = write_record  # NDJSON lines, as a listener process writes them
 
 
 def render_record(console: Console, record: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wasim import defaults
-from wasim.bench.scenario import Duration, LoginRequest, SetupRequest
+from wasim.bench.scenario import Duration, Endpoints, LoginRequest, SetupRequest
 from wasim.correlate import How
 from wasim.errors import ConfigError
 
@@ -28,7 +28,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ProbeOptions(_Model):
+class ProbeOptions(Endpoints):
     """A backend to probe, how to authenticate to it, and the scenario to write for it."""
 
     url: str = defaults.BASE_URL
@@ -41,13 +41,7 @@ class ProbeOptions(_Model):
     jwt_algorithm: str = defaults.JWT_ALGORITHM
     login: LoginRequest | None = None
     setup: SetupRequest | None = None
-    conversations_path: str = defaults.CONVERSATIONS_PATH
     detail_path: str | None = None
-    socketio_path: str = defaults.SOCKETIO_PATH
-    stream_path: str = defaults.STREAM_PATH
-    ws_path: str = defaults.WS_PATH
-    auth_field: str = "token"
-    token_in: Literal["header", "query"] = "header"
     metrics_path: str = "/metrics"
     user: str = "probe1"
     phone: str | None = None

@@ -51,23 +51,6 @@ def found_at(document: Any, key: str, markers: Mapping[str, str]) -> tuple[How, 
     return None
 
 
-def listener_config(options: ProbeOptions, token: str) -> ListenerConfig:
-    """The probe user's listener settings; `events=()` keeps every event name."""
-    return ListenerConfig(
-        base_url=options.base,
-        token=token,
-        user=options.user,
-        events=(),
-        reconnect=False,
-        connect_timeout=options.timeout,
-        token_in=options.token_in,
-        socketio_path=options.socketio_path,
-        auth_field=options.auth_field,
-        stream_path=options.stream_path,
-        ws_path=options.ws_path,
-    )
-
-
 def path_of(kind: PushKind, options: ProbeOptions) -> str:
     paths = {"socketio": options.socketio_path, "sse": options.stream_path, "ws": options.ws_path}
     return paths[kind]
@@ -84,7 +67,9 @@ class Taps:
     @classmethod
     async def open(cls, options: ProbeOptions, token: str, matcher: Matcher) -> Taps:
         """Try every push transport at once; a refusal is a finding, not an error."""
-        config = listener_config(options, token)
+        config = options.listener(
+            options.base, options.user, token, reconnect=False, connect_timeout=options.timeout
+        )
         taps = cls([Tap(kind, path_of(kind, options)) for kind in PUSH], matcher)
         await asyncio.gather(*(taps._connect(tap, config, options.timeout) for tap in taps.taps))
         return taps

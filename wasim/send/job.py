@@ -19,12 +19,13 @@ from wasim.payloads.model import ContextKind
 from wasim.send.encoding import SignMode, Style, signature
 from wasim.send.expect import parse_expect, verdict
 from wasim.send.fleet import send_split
-from wasim.send.options import check_sets, parse_duration, parse_rate, parse_sets
+from wasim.send.options import check_sets, parse_sets
 from wasim.send.plan import Delivery, PlanSpec, Recipe, check, parse_mix
 from wasim.send.record import Recorder, replayed
 from wasim.send.report import SendReport
 from wasim.send.retry import retry_profile
 from wasim.send.sender import OnProgress, OnResult, Target, raise_if_unreachable, send_plan
+from wasim.units import parse_duration, parse_rate
 
 __all__ = [
     "JobOutcome",
@@ -96,14 +97,17 @@ class JobOutcome:
 
 def recipe_of(job: SendJob) -> Recipe:
     """The plan `job` describes, as ingredients (see `Recipe`); raises ConfigError."""
-    rate = parse_rate(job.rate)
+    rate = parse_rate(job.rate, "--rate")
     if job.count is not None and job.duration is not None:
         raise ConfigError("give --count or --duration, not both")
     if job.count is not None and job.count < 1:
         raise ConfigError(f"--count {job.count}: send at least 1 POST (or --print to send none)")
     count = job.count or 1
     if job.duration is not None:
-        count = max(1, math.ceil(parse_duration(job.duration) * rate))
+        seconds = parse_duration(job.duration, "--duration")
+        if seconds <= 0:
+            raise ConfigError("--duration must be longer than 0 s")
+        count = max(1, math.ceil(seconds * rate))
     overrides = parse_sets(job.sets)
     kind = job.kind or ("text" if job.mix is None else None)
     if kind == "status":
@@ -153,7 +157,7 @@ def plan_of(job: SendJob) -> list[Delivery]:
 
 
 def _replay(job: SendJob) -> Iterator[Delivery]:
-    rate = parse_rate(job.rate)
+    rate = parse_rate(job.rate, "--rate")
     return replayed(job.replay or Path(), rate if job.rate != SendJob.rate else None)
 
 

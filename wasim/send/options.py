@@ -1,36 +1,14 @@
-"""`wasim send`'s values as typed: rates, durations and `--set` overrides, checked up front."""
+"""`wasim send`'s `--set` overrides, checked up front (rates and durations: wasim.units)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 
 from wasim.correlate import leaf_keys
 from wasim.errors import ConfigError
 from wasim.payloads import PayloadFactory, Shape
 from wasim.payloads.model import CREATE, has_path
-
-_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|m|min|h))?\s*$")
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$")
-_PER_SECOND = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
-_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_rate(text: str) -> float:
-    """`200/s`, `600/min`, `50` → POSTs per second."""
-    match = _RATE.match(text)
-    if not match or float(match[1]) <= 0:
-        raise ConfigError(f"--rate {text!r} is not a rate like 200/s")
-    return float(match[1]) * _PER_SECOND[match[2]]
-
-
-def parse_duration(text: str) -> float:
-    """`30s`, `2m`, `500ms`, `10` → seconds."""
-    match = _DURATION.match(text)
-    if not match or float(match[1]) <= 0:
-        raise ConfigError(f"--duration {text!r} is not a duration like 30s")
-    return float(match[1]) * _SECONDS[match[2]]
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, object]:

@@ -59,6 +59,13 @@ class PushListener(Listener):
     def resume_from(self) -> int | None:
         return self.stats.last_event_id if self.config.resume else None
 
+    def auth(self) -> dict[str, Any]:
+        """Socket.IO's `auth`: the token under `auth_field`, and the event id to resume from."""
+        auth: dict[str, Any] = {self.config.auth_field: self.config.token}
+        if (last := self.resume_from()) is not None:
+            auth["last_event_id"] = last
+        return auth
+
     async def connect(self) -> None:
         self._state("connecting")
         try:

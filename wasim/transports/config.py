@@ -44,11 +44,16 @@ class PollConfig:
             list_interval=10.0, list_pollers=1, detail_interval=5.0, etag=True, hidden_share=0.3
         )
 
-    @classmethod
-    def fallback(cls, every: float) -> PollConfig:
+    def fallback(self, every: float) -> PollConfig:
         """The hybrid client's fallback: the list every `every` s, fetching what changed."""
-        return cls(
-            list_interval=every, list_pollers=1, detail_interval=None, etag=True, fetch_changed=True
+        return replace(
+            self,
+            list_interval=every,
+            list_pollers=1,
+            detail_interval=None,
+            etag=True,
+            fetch_changed=True,
+            hidden=False,
         )
 
 

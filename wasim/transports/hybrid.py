@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener, StateChange
-from wasim.transports.config import PollConfig
 from wasim.transports.poll import PollListener
 
 
@@ -26,18 +25,8 @@ class HybridListener(Listener):
         self.push = push
         self.transport = push.transport
         self.stats = push.stats
-        fallback = PollConfig.fallback(every)
-        poll = replace(
-            push.config.poll,
-            list_interval=fallback.list_interval,
-            list_pollers=fallback.list_pollers,
-            detail_interval=fallback.detail_interval,
-            fetch_changed=fallback.fetch_changed,
-            etag=fallback.etag,
-            hidden=False,
-        )
-        base_url = poll_url or push.config.base_url
-        config = replace(push.config, poll=poll, base_url=base_url)
+        poll = push.config.poll.fallback(every)
+        config = replace(push.config, poll=poll, base_url=poll_url or push.config.base_url)
         self.poller = PollListener(config, autostart=False)
         self.after = after
         self.fallbacks: list[list[float]] = []  # [started, stopped] wall-clock times of polling

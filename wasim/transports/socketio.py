@@ -62,12 +62,6 @@ class SocketIOListener(PushListener):
         self._gone = asyncio.Event()
         self._refusal: Any = None
 
-    def auth(self) -> dict[str, Any]:
-        auth: dict[str, Any] = {self.config.auth_field: self.config.token}
-        if (last := self.resume_from()) is not None:
-            auth["last_event_id"] = last
-        return auth
-
     def _new_client(self) -> socketio.AsyncClient:
         ns = self.config.namespace
         client = _CountingClient(

@@ -8,7 +8,6 @@ It speaks just enough Engine.IO v4 / Socket.IO v5 in text frames: the server's o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -17,28 +16,21 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from wasim.errors import AuthError, ProtocolError, TargetError
-from wasim.transports._push import PushListener
 from wasim.transports._target import refused, unreachable
 from wasim.transports.config import ListenerConfig
+from wasim.transports.ws import OverWebSocket
 
 
-class LeanSocketIOListener(PushListener):
+class LeanSocketIOListener(OverWebSocket):
     """Socket.IO over a bare WebSocket: same events and auth as `SocketIOListener`, less memory."""
 
     transport = "socketio"
 
     def __init__(self, config: ListenerConfig) -> None:
         super().__init__(config)
-        self._ws: ClientConnection | None = None
         self._silence = 60.0
         ns = config.namespace
         self._prefix = "" if ns in ("", "/") else f"{ns},"
-
-    def auth(self) -> dict[str, Any]:
-        auth: dict[str, Any] = {self.config.auth_field: self.config.token}
-        if (last := self.resume_from()) is not None:
-            auth["last_event_id"] = last
-        return auth
 
     async def _open(self) -> None:
         config = self.config
@@ -112,12 +104,6 @@ class LeanSocketIOListener(PushListener):
             if isinstance(packet, list) and packet and isinstance(packet[0], str):
                 data = packet[1] if len(packet) > 1 else None
                 self._deliver(packet[0], data, received_at)
-
-    async def _drop(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
 
 
 def _size(frame: str | bytes) -> int:

@@ -16,14 +16,24 @@ from wasim.transports._target import refused, unreachable
 from wasim.transports.config import ListenerConfig
 
 
-class WebSocketListener(PushListener):
-    """The token goes in `?token=` (or a Bearer header); `?last_event_id=` resumes."""
-
-    transport = "ws"
+class OverWebSocket(PushListener):
+    """A push listener on one `websockets` connection, which `_drop` closes."""
 
     def __init__(self, config: ListenerConfig) -> None:
         super().__init__(config)
         self._ws: ClientConnection | None = None
+
+    async def _drop(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+class WebSocketListener(OverWebSocket):
+    """The token goes in `?token=` (or a Bearer header); `?last_event_id=` resumes."""
+
+    transport = "ws"
 
     async def _open(self) -> None:
         config = self.config
@@ -81,9 +91,3 @@ class WebSocketListener(PushListener):
             except (ValueError, KeyError, TypeError):
                 raise ProtocolError(f"a WebSocket frame is not an event: {frame[:80]!r}") from None
             self._deliver(str(event), data, received_at)
-
-    async def _drop(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
