@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from hdrh.histogram import HdrHistogram
@@ -59,6 +62,21 @@ class LatencyHistogram:
         hist = cls()
         hist._h = HdrHistogram.decode(text.encode("ascii"))
         return hist
+
+    def cumulative(self, bounds_s: Sequence[float]) -> list[int]:
+        """How many durations are at most each bound (seconds, ascending), to the histogram's
+        resolution (0.1%): a Prometheus or OpenTelemetry histogram's buckets."""
+        bounds_us = [bound * 1_000_000 for bound in bounds_s]
+        per_bucket = [0] * (len(bounds_us) + 1)  # the last: above every bound
+        for step in self._h.get_recorded_iterator():
+            lowest = self._h.get_lowest_equivalent_value(step.value_iterated_to)
+            per_bucket[bisect.bisect_left(bounds_us, lowest)] += step.count_added_in_this_iter_step
+        return list(itertools.accumulate(per_bucket))[: len(bounds_us)]
+
+    @property
+    def total_s(self) -> float:
+        """The sum of the recorded durations, in seconds (count × mean)."""
+        return self.count * float(self._h.get_mean_value()) / 1_000_000 if self.count else 0.0
 
     def percentile_ms(self, percentile: float) -> float:
         return float(self._h.get_value_at_percentile(percentile)) / 1000.0
