@@ -4,6 +4,7 @@ on, and pushed over OTLP/HTTP to a receiver that decodes them as a collector wou
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import socket
 import sys
@@ -24,8 +25,10 @@ from typer.testing import CliRunner
 
 from tests.helpers import wait_for
 from wasim.cli import app
+from wasim.observe.figures import BUCKETS_S
 from wasim.send.job import SendJob, run_job
 from wasim.send.sender import Target
+from wasim.stats import LatencyHistogram
 
 SCENARIO = """
 name = "metrics"
@@ -252,3 +255,22 @@ def test_metrics_otlp_without_the_sdk_says_how_to_install(monkeypatch: pytest.Mo
         result.output.strip() == "error: --otlp-endpoint needs the OpenTelemetry SDK: pip "
         "install 'wasim[otlp]'"
     )
+
+
+@pytest.mark.parametrize("count", [1, 7, 5000])
+def test_latency_histogram_figures_equal_hdrhistograms_own(count: int) -> None:
+    rng = random.Random(count)
+    histogram = LatencyHistogram()
+    for _ in range(count):
+        histogram.record(rng.choice([rng.expovariate(20), rng.uniform(0, 70)]))
+    hdr = LatencyHistogram.decode(histogram.encode())._h  # a decoded one, as merged ones are
+    summary = LatencyHistogram.decode(histogram.encode()).summary()
+    assert summary.p99 == hdr.get_value_at_percentile(99.0) / 1000
+    assert summary.p50 == hdr.get_value_at_percentile(50.0) / 1000
+    assert summary.mean == hdr.get_mean_value() / 1000
+    below = [
+        sum(s.count_added_in_this_iter_step for s in hdr.get_recorded_iterator()
+            if hdr.get_lowest_equivalent_value(s.value_iterated_to) <= bound * 1e6)
+        for bound in BUCKETS_S
+    ]  # fmt: skip
+    assert histogram.cumulative(BUCKETS_S) == below

@@ -56,13 +56,12 @@ class Figure:
 
 
 def buckets_of(histogram: LatencyHistogram) -> Buckets:
-    summary = histogram.summary()
     return Buckets(
         cumulative=tuple(histogram.cumulative(BUCKETS_S)),
         count=histogram.count,
         sum=histogram.total_s,
-        min=histogram.percentile_ms(0.0) / 1000.0 if histogram.count else 0.0,
-        max=summary.max / 1000.0,
+        min=histogram.min_s,
+        max=histogram.max_s,
     )
 
 

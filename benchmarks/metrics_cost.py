@@ -1,0 +1,207 @@
+"""What the live metrics cost the load they measure: `--metrics-port` on versus off.
+
+A fixed listener load (`--listeners` Socket.IO clients over two listener processes, one per
+user, `--rate` messages a second for `--seconds`) against the bundled backend, run with the
+metrics endpoint on (its figures read each second from every listener process, merged, and
+scraped once a second, as a Prometheus would) and off, interleaved on, off, on, off … `reps`
+times each. For each run: the load tool's CPU per delivery from the start of sending to the
+end of draining (this process, which merges and serves the figures, and the listener
+processes, by their own monitors; not the sender, the backend or the scraper, which are the
+same either way or not the tool's), and the Socket.IO p99. The ratio on/off of the medians is
+the cost (target: within 5%).
+
+Run: python benchmarks/metrics_cost.py [--reps 3] [--listeners 1000] [--rate 200] [--seconds 10]
+`measure(reps)` returns the same figures as a dict (benchmarks/shards.py prints it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+from wasim.bench import Progress, loads, run_bench
+from wasim.cli.options import fan_out
+from wasim.observe import Metrics
+from wasim.server import spawn_backend
+
+SCENARIO = """
+name = "metrics-cost"
+
+[backend]
+url = "{url}"
+
+[users]
+count = {listeners}
+
+[traffic]
+rate = {rate}
+duration = "{seconds}s"
+warmup = "1s"
+drain = "2s"
+
+[[clients]]
+kind = "socketio"
+"""
+
+
+SCRAPER = """
+import signal, sys, time, urllib.request
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+while True:
+    time.sleep(1.0)
+    urllib.request.urlopen(sys.argv[1], timeout=5).read()
+    print(1, flush=True)
+"""
+
+
+class WindowCpu:
+    """This process's CPU (every thread: the runner, the metrics endpoint) from the start
+    of sending to the end of draining, read from `run_bench`'s progress callback."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def progress(self, state: Progress) -> None:
+        if state.phase == "sending" and self.start is None:
+            self.start = time.process_time()
+        elif state.phase not in ("sending", "draining") and self.start and self.end is None:
+            self.end = time.process_time()
+
+    def stop(self) -> None:
+        """The run has returned (its last phases may pass between two callbacks)."""
+        if self.end is None:
+            self.end = time.process_time()
+
+    @property
+    def seconds(self) -> float:
+        assert self.start is not None and self.end is not None, "the run never sent"
+        return self.end - self.start
+
+
+async def one_run(text: str, metrics_on: bool) -> dict[str, float]:
+    scenario = loads(text)
+    parent = WindowCpu()
+    scrapes = 0
+    if not metrics_on:
+        result = await run_bench(scenario, processes=2, on_progress=parent.progress)
+        parent.stop()
+    else:
+        with Metrics("bench", port=0) as metrics:
+            # The scraper is a process of its own, as Prometheus is: its CPU is not the run's.
+            scraper = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", SCRAPER, str(metrics.url), stdout=asyncio.subprocess.PIPE
+            )
+            try:
+                result = await run_bench(
+                    scenario,
+                    processes=2,
+                    on_progress=fan_out(parent.progress, metrics.bench_progress),
+                    on_live=metrics.update,
+                )
+                parent.stop()
+            finally:
+                scraper.send_signal(signal.SIGINT)
+                out, _ = await scraper.communicate()
+            scrapes = len(out.split())
+    # The listener processes' CPU over the same window, from their own monitors.
+    children = sum(p.cpu_percent_mean / 100.0 for p in result.saturation.processes)
+    cpu = parent.seconds + children * result.duration_s
+    group = result.groups[0]
+    return {
+        "cpu_us_per_delivery": cpu / max(group.delivered, 1) * 1e6,
+        "p99_ms": group.latency.p99,
+        "delivered": group.delivered,
+        "expected": group.expected,
+        "scrapes": scrapes,
+    }
+
+
+async def run_all(reps: int, listeners: int, rate: float, seconds: float) -> dict[str, Any]:
+    folder = tempfile.TemporaryDirectory(prefix="wasim-metrics-cost-")
+    database = {"WASIM_DATABASE_URL": f"sqlite+aiosqlite:///{folder.name}/cost.db"}
+    backend = await asyncio.to_thread(spawn_backend, env=database)
+    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    try:
+        text = SCENARIO.format(url=backend.url, listeners=listeners, rate=rate, seconds=seconds)
+        for rep in range(reps):
+            for mode in ("on", "off"):
+                run = await one_run(text, mode == "on")
+                runs[mode].append(run)
+                print(
+                    f"  rep {rep + 1} metrics {mode:3}: {run['cpu_us_per_delivery']:7.1f} µs "
+                    f"CPU/delivery, p99 {run['p99_ms']:6.1f} ms, delivered "
+                    f"{run['delivered']:.0f}/{run['expected']:.0f}, scrapes {run['scrapes']:.0f}",
+                    flush=True,
+                )
+    finally:
+        await asyncio.to_thread(backend.stop)
+        folder.cleanup()
+    medians = {
+        mode: {
+            name: statistics.median(r[name] for r in runs[mode])
+            for name in ("cpu_us_per_delivery", "p99_ms")
+        }
+        for mode in runs
+    }
+    return {
+        "listeners": listeners,
+        "rate": rate,
+        "seconds": seconds,
+        "reps": reps,
+        "load_average": os.getloadavg(),
+        "runs": runs,
+        "median": medians,
+        "cpu_ratio": medians["on"]["cpu_us_per_delivery"] / medians["off"]["cpu_us_per_delivery"],
+        "p99_ratio": medians["on"]["p99_ms"] / max(medians["off"]["p99_ms"], 1e-9),
+    }
+
+
+def measure(
+    reps: int = 3, listeners: int = 1000, rate: float = 200.0, seconds: float = 10.0
+) -> dict[str, Any]:
+    """The metrics endpoint's cost: `reps` interleaved runs with it on and off (see above)."""
+    return asyncio.run(run_all(reps, listeners, rate, seconds))
+
+
+def report(figures: dict[str, Any]) -> str:
+    on, off = figures["median"]["on"], figures["median"]["off"]
+    load = ", ".join(f"{x:.2f}" for x in figures["load_average"])
+    return "\n".join(
+        [
+            f"metrics cost: {figures['listeners']} Socket.IO listeners, {figures['rate']:g} "
+            f"msg/s for {figures['seconds']:g} s, {figures['reps']} reps each, interleaved "
+            f"(load average {load})",
+            f"  CPU per delivery (median): on {on['cpu_us_per_delivery']:.1f} µs, off "
+            f"{off['cpu_us_per_delivery']:.1f} µs, ratio {figures['cpu_ratio']:.3f}",
+            f"  p99 latency (median):      on {on['p99_ms']:.1f} ms, off {off['p99_ms']:.1f} ms, "
+            f"ratio {figures['p99_ratio']:.3f}",
+            f"  within 5%: CPU {'yes' if figures['cpu_ratio'] <= 1.05 else 'NO'}",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--listeners", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    figures = measure(args.reps, args.listeners, args.rate, args.seconds)
+    print(report(figures))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
