@@ -175,16 +175,24 @@ def measure(
 def report(figures: dict[str, Any]) -> str:
     on, off = figures["median"]["on"], figures["median"]["off"]
     load = ", ".join(f"{x:.2f}" for x in figures["load_average"])
+
+    def spread(mode: str, name: str) -> str:
+        values = [run[name] for run in figures["runs"][mode]]
+        return f"{min(values):.1f}-{max(values):.1f}"
+
+    within = {name: "yes" if figures[f"{name}_ratio"] <= 1.05 else "NO" for name in ("cpu", "p99")}
     return "\n".join(
         [
             f"metrics cost: {figures['listeners']} Socket.IO listeners, {figures['rate']:g} "
             f"msg/s for {figures['seconds']:g} s, {figures['reps']} reps each, interleaved "
             f"(load average {load})",
-            f"  CPU per delivery (median): on {on['cpu_us_per_delivery']:.1f} µs, off "
-            f"{off['cpu_us_per_delivery']:.1f} µs, ratio {figures['cpu_ratio']:.3f}",
-            f"  p99 latency (median):      on {on['p99_ms']:.1f} ms, off {off['p99_ms']:.1f} ms, "
+            f"  CPU per delivery (median): on {on['cpu_us_per_delivery']:.1f} µs "
+            f"({spread('on', 'cpu_us_per_delivery')}), off {off['cpu_us_per_delivery']:.1f} µs "
+            f"({spread('off', 'cpu_us_per_delivery')}), ratio {figures['cpu_ratio']:.3f}",
+            f"  p99 latency (median):      on {on['p99_ms']:.1f} ms ({spread('on', 'p99_ms')}), "
+            f"off {off['p99_ms']:.1f} ms ({spread('off', 'p99_ms')}), "
             f"ratio {figures['p99_ratio']:.3f}",
-            f"  within 5%: CPU {'yes' if figures['cpu_ratio'] <= 1.05 else 'NO'}",
+            f"  within 5%: CPU {within['cpu']}, p99 {within['p99']} (runs spread as shown)",
         ]
     )
 
