@@ -126,33 +126,36 @@ async def test_metrics_bench_endpoint_shows_deliveries_while_running(
     }
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 async def test_metrics_listen_endpoint_shows_deliveries_while_listening(
-    backend_url: str, tmp_path: Path
+    backend_url: str, tmp_path: Path, processes: str
 ) -> None:
     ledger = tmp_path / "sent.jsonl"
     command = ["listen", "--url", backend_url, "--transport", "ws", "--per-user", "2"]
-    command += ["--processes", "2", "--quiet", "--ledger", str(ledger), "--metrics-port", "0"]
+    command += ["--processes", processes, "--quiet", "--ledger", str(ledger)]
+    command += ["--metrics-port", "0"]
     async with wasim(*command) as (process, url):
-        await wait_for(
-            lambda: _connected(url, 2), timeout=30, interval=0.2
-        )  # both listeners up: what is sent now reaches them
+        # Both listeners up: what is sent from now on reaches them.
+        await wait_for(lambda: connected(url, 2), timeout=30, interval=0.2)
         job = SendJob(Target(url=backend_url), kind="text", count=3, rate="100/s", ledger=ledger)
         await run_job(job)
-        scrape_ = {}
+        seen: list[Samples] = []
 
-        async def delivered() -> bool:
-            scrape_.update(await scrape(url))
-            latency = total(scrape_, "wasim_delivery_latency_seconds_count", kind="ws")
-            return total(scrape_, "wasim_deliveries_total", group="listen") == 6 and latency == 6
+        async def delivered() -> bool:  # 3 messages, each held by 2 listeners
+            seen.append(await scrape(url))
+            latency = total(seen[-1], "wasim_delivery_latency_seconds_count", kind="ws")
+            return total(seen[-1], "wasim_deliveries_total", group="listen") == 6 == latency
 
         await wait_for(delivered, timeout=30, interval=0.2)
-        assert total(scrape_, "wasim_run_phase", phase="listening") == 1
-        assert total(scrape_, "wasim_delivery_latency_seconds_bucket", le="60.0") == 6
+        assert total(seen[-1], "wasim_run_phase", phase="listening") == 1
+        assert total(seen[-1], "wasim_delivery_latency_seconds_bucket", le="60.0") == 6
+        cpu = [labels for name, labels in seen[-1] if name == "wasim_process_cpu_percent"]
+        assert len(cpu) == int(processes)
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 130
 
 
-async def _connected(url: str, count: int) -> bool:
+async def connected(url: str, count: int) -> bool:
     return total(await scrape(url), "wasim_listeners_connected") == count
 
 

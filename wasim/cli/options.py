@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
 
 from wasim.cli._app import err_console, fail
 from wasim.errors import ConfigError
-from wasim.observe import Command, Metrics
 from wasim.units import parse_duration
+
+if TYPE_CHECKING:  # prometheus-client: imported by the commands that serve metrics only
+    from wasim.observe import Command, Metrics
 
 T = TypeVar("T")
 
@@ -60,6 +62,8 @@ def open_metrics(
     """Start the run's metrics (until `stack` closes) when asked for; print the address."""
     if port is None and otlp_endpoint is None:
         return None
+    from wasim.observe import Metrics
+
     try:
         interval = parse_duration(otlp_interval, "--otlp-interval")
         metrics = Metrics(
