@@ -53,14 +53,19 @@ class LatencyHistogram:
         self._h.add(other._h)
 
     def encode(self) -> str:
-        """A compact base64 text, for shipping a histogram between processes."""
+        """A compact base64 text, for shipping a histogram between processes ('' when empty)."""
+        if not self.count:
+            return ""
         encoded = self._h.encode()
         return encoded.decode("ascii") if isinstance(encoded, bytes) else str(encoded)
 
     @classmethod
-    def decode(cls, text: str) -> LatencyHistogram:
+    def decode(cls, *texts: str) -> LatencyHistogram:
+        """One histogram of the `encode()`d ones, merged."""
         hist = cls()
-        hist._h = HdrHistogram.decode(text.encode("ascii"))
+        for text in texts:
+            if text:
+                hist._h.add(HdrHistogram.decode(text.encode("ascii")))
         return hist
 
     def _running(self) -> list[int]:
@@ -154,7 +159,7 @@ def _as_histogram(value: Any) -> LatencyHistogram:
     if isinstance(value, LatencyHistogram):
         return value
     if isinstance(value, str):
-        return LatencyHistogram.decode(value) if value else LatencyHistogram()
+        return LatencyHistogram.decode(value)
     raise ValueError("expected an encoded HdrHistogram (base64 text)")
 
 
@@ -162,6 +167,6 @@ def _as_histogram(value: Any) -> LatencyHistogram:
 Histogram = Annotated[
     LatencyHistogram,
     PlainValidator(_as_histogram),
-    PlainSerializer(lambda h: h.encode() if h.count else "", return_type=str),
+    PlainSerializer(LatencyHistogram.encode, return_type=str),
     WithJsonSchema({"type": "string", "description": "HdrHistogram, base64; mergeable"}),
 ]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from wasim import errors
 from wasim.errors import WasimError
+from wasim.tasks import cancel
 
 T = TypeVar("T")
 CLIENTS_PER_PROCESS = 1000  # one process holds this many comfortably (benchmarks/listen.py)
@@ -105,9 +106,7 @@ async def end_children(children: Sequence[Child], finished: Sequence[Child] = ()
     for child in children:
         with contextlib.suppress(ProcessLookupError):
             await child.process.wait()
-        child.reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await child.reader
+        await cancel(child.reader)
 
 
 def write_record(record: dict[str, Any]) -> None:

@@ -4,7 +4,6 @@ driven by JSON lines on stdin, reporting NDJSON on stdout. It ends when stdin do
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -17,6 +16,7 @@ from wasim.bench.share import ClientShare, http_client
 from wasim.bench.spread import LINE_LIMIT
 from wasim.errors import WasimError
 from wasim.faults.routes import Routes
+from wasim.tasks import cancel
 from wasim.workers import error_record, write_record
 
 PROGRESS_EVERY = 0.1
@@ -68,9 +68,7 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
                 if await _next(reader) is None:
                     return
             finally:
-                progress.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await progress
+                await cancel(progress)
             report = await share.finish()
             write_record({"type": "result", **report.model_dump(mode="json")})
         finally:

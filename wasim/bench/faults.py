@@ -79,7 +79,7 @@ def figures(
             fault.requests += after.get("requests", 0) - before.get("requests", 0)
             _reached(client, collector, fault, histogram, a, b, back)
         fault.latency = histogram.summary()
-        fault.histogram = histogram.encode() if histogram.count else ""
+        fault.histogram = histogram.encode()
         result.append(fault)
     steady = LatencyHistogram()
     calm_until = min(a for a, _ in spans)  # a restart's real end is known only to the runner
@@ -90,8 +90,7 @@ def figures(
             receipt = collector.seen.get(client.id, {}).get(sent.wamid)
             if client.user == sent.user and receipt is not None:
                 steady.record(max(receipt[0] - sent.scheduled_at, 0.0))
-    encoded = steady.encode() if steady.count else ""
-    return result, steady.summary() if steady.count else None, encoded
+    return result, steady.summary() if steady.count else None, steady.encode()
 
 
 def _reached(

@@ -39,9 +39,9 @@ def colour(index: int) -> str:
 
 def cdf(group: GroupResult) -> list[tuple[float, float]]:
     """(latency ms, percent of deliveries at or under it), from the group's histogram."""
-    if group.latency.count == 0 or not group.histogram:
-        return []
     hist = LatencyHistogram.decode(group.histogram)
+    if not (group.latency.count and hist.count):
+        return []
     return [(max(hist.percentile_ms(p), 0.001), float(p)) for p in CDF_PERCENTILES]
 
 

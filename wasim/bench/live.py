@@ -143,9 +143,7 @@ class Tally:
                 errors=cost[g.label]["errors"],
                 reconnects=cost[g.label]["reconnects"],
                 connected=connected[g.label],
-                histogram=self.histograms[g.label].encode()
-                if self.histograms[g.label].count
-                else "",
+                histogram=self.histograms[g.label].encode(),
             )
             for g in self.scenario.clients
         ]
@@ -158,11 +156,8 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
         return []
     merged = []
     for index, first in enumerate(shares[0].groups):
-        histogram = LatencyHistogram()
         parts = [share.groups[index] for share in shares if index < len(share.groups)]
-        for part in parts:
-            if part.histogram:
-                histogram.merge(LatencyHistogram.decode(part.histogram))
+        histogram = LatencyHistogram.decode(*(part.histogram for part in parts))
         merged.append(
             LiveGroup(
                 name=first.name,
@@ -174,7 +169,7 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
                 errors=sum(p.errors for p in parts),
                 reconnects=sum(p.reconnects for p in parts),
                 connected=sum(p.connected for p in parts),
-                histogram=histogram.encode() if histogram.count else "",
+                histogram=histogram.encode(),
                 latency=histogram.summary(),
             )
         )
@@ -183,17 +178,8 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
 
 def final_snapshot(result: BenchResult, last: LiveSnapshot | None) -> LiveSnapshot:
     """The run's own figures, once it is over: what the report says, not a live estimate."""
-    groups = [
-        LiveGroup(
-            name=g.name,
-            kind=g.kind,
-            expected=g.expected,
-            delivered=g.delivered,
-            requests=g.requests,
-            latency=g.latency,
-        )
-        for g in result.groups
-    ]
+    shown = {"name", "kind", "expected", "delivered", "requests", "latency"}
+    groups = [LiveGroup.model_validate(g.model_dump(include=shown)) for g in result.groups]
     return LiveSnapshot(
         phase="done",
         elapsed_s=last.elapsed_s if last else result.duration_s,

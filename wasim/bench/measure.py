@@ -96,81 +96,51 @@ class GroupPart(BaseModel):
     )
 
 
+# Counts of a group that add up over listener processes.
+_SUMMED = (
+    *COUNTERS,
+    *("clients", "visible_clients", "expected", "delivered", "missing_count", "unmatched"),
+    *("connect_requests", "connect_bytes", "failed_clients"),
+)
+
+
 def merge_parts(
     parts: list[GroupPart], window_s: float, window_start: float | None = None
 ) -> GroupResult:
     """One group's figures over every process, for the run's measured window (which opened
     at `window_start`, the origin of the latency timeline; else its first message)."""
-    first = parts[0].result
+    results = [part.result for part in parts]
+    first = results[0]
     points = decimate(point for part in parts for point in part.points)
     origin = window_start if window_start is not None else min((t for t, _ in points), default=0)
-    histogram = LatencyHistogram()
-    per_user: dict[str, dict[str, int]] = {}
-    for part in parts:
-        if part.result.histogram:
-            histogram.merge(LatencyHistogram.decode(part.result.histogram))
-        for user, cost in part.result.per_user.items():
-            merged = per_user.setdefault(user, {"requests": 0, "bytes": 0})
-            merged["requests"] += cost.get("requests", 0)
-            merged["bytes"] += cost.get("bytes", 0)
-
-    def total(name: str) -> int:
-        return sum(int(getattr(part.result, name)) for part in parts)
-
+    histogram = LatencyHistogram.decode(*(r.histogram for r in results))
+    steady = LatencyHistogram.decode(*(r.steady_histogram for r in results))
+    users = dict.fromkeys(user for r in results for user in r.per_user)
+    counts: dict[str, Any] = {name: sum(getattr(r, name) for r in results) for name in _SUMMED}
     return GroupResult(
+        **counts,
         name=first.name,
         kind=first.kind,
-        clients=total("clients"),
-        visible_clients=total("visible_clients"),
-        users=len(per_user),
+        users=len(users),
         latency=histogram.summary(),
-        histogram=histogram.encode() if histogram.count else "",
-        expected=total("expected"),
-        delivered=total("delivered"),
-        missing=[item for part in parts for item in part.result.missing],
-        missing_count=total("missing_count"),
+        histogram=histogram.encode(),
+        missing=[item for r in results for item in r.missing],
         window_s=window_s,
-        per_user=per_user,
+        per_user={user: _sum_counts(r.per_user.get(user, {}) for r in results) for user in users},
         expected_latency=first.expected_latency,
-        connect_requests=total("connect_requests"),
-        connect_bytes=total("connect_bytes"),
         latency_mean_se_ms=_clustered_se([m for part in parts for m in part.client_means]) * 1000,
         per_process=[
-            {
-                "process": number,
-                "clients": part.result.clients,
-                "expected": part.result.expected,
-                "delivered": part.result.delivered,
-            }
-            for number, part in enumerate(parts, start=1)
+            {"process": n, "clients": r.clients, "expected": r.expected, "delivered": r.delivered}
+            for n, r in enumerate(results, start=1)
         ],
-        requests=total("requests"),
-        bytes=total("bytes"),
-        not_modified=total("not_modified"),
-        errors=total("errors"),
-        reconnects=total("reconnects"),
-        etags=total("etags"),
-        matched_by=_sum_counts(part.result.matched_by for part in parts),
-        unmatched=total("unmatched"),
-        unmatched_keys={
-            event: keys for part in parts for event, keys in part.result.unmatched_keys.items()
-        },
-        failed_clients=total("failed_clients"),
-        failure=next((part.result.failure for part in parts if part.result.failure), ""),
+        matched_by=_sum_counts(r.matched_by for r in results),
+        unmatched_keys={event: keys for r in results for event, keys in r.unmatched_keys.items()},
+        failure=next((r.failure for r in results if r.failure), ""),
         timeline=relative(points, origin),
-        faults=merge_faults([part.result.faults for part in parts]),
-        **_steady([part.result.steady_histogram for part in parts]),
+        faults=merge_faults([r.faults for r in results]),
+        steady=steady.summary() if steady.count else None,
+        steady_histogram=steady.encode(),
     )
-
-
-def _steady(encoded: list[str]) -> dict[str, Any]:
-    histogram = LatencyHistogram()
-    for text in encoded:
-        if text:
-            histogram.merge(LatencyHistogram.decode(text))
-    if not histogram.count:
-        return {}
-    return {"steady": histogram.summary(), "steady_histogram": histogram.encode()}
 
 
 def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -265,10 +235,7 @@ class Collector:
 
     def outstanding(self, clients: list[Client]) -> int:
         """Deliveries still awaited by visible clients, for deciding when the drain may end."""
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         waiting = 0
         for sent in self.sent.values():
             for client in by_user.get(sent.user, []):
@@ -292,10 +259,7 @@ class Collector:
         expected = delivered = 0
         missing: list[Missing] = []
         missing_count = 0
-        by_user: dict[str, list[Client]] = {}
-        for client in clients:
-            if client.visible:
-                by_user.setdefault(client.user, []).append(client)
+        by_user = _visible_by_user(clients)
         per_client: dict[str, list[float]] = {}
         points: list[Point] = []
         matched_by: dict[str, int] = {}
@@ -312,10 +276,11 @@ class Collector:
                 delivered += 1
                 for name in (how, via):
                     matched_by[name] = matched_by.get(name, 0) + 1
-                histogram.record(max(at - sent.scheduled_at, 0.0))
-                per_client.setdefault(client.id, []).append(max(at - sent.scheduled_at, 0.0))
-                points.append((sent.scheduled_at, max(at - sent.scheduled_at, 0.0) * 1000.0))
-        totals = dict.fromkeys(COUNTERS, 0)
+                latency = max(at - sent.scheduled_at, 0.0)
+                histogram.record(latency)
+                per_client.setdefault(client.id, []).append(latency)
+                points.append((sent.scheduled_at, latency * 1000.0))
+        totals: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
         connect_requests = connect_bytes = 0
         per_user: dict[str, dict[str, int]] = {}
         for client in clients:
@@ -333,13 +298,14 @@ class Collector:
         if plan is not None and group.kind in POLL_KINDS:
             expected_latency = polling_expectation(plan, self.as_polled(open_phones or {}))
         result = GroupResult(
+            **totals,
             name=group.label,
             kind=group.kind,
             clients=len(clients),
             visible_clients=sum(1 for c in clients if c.visible),
             users=len({c.user for c in clients}),
             latency=histogram.summary(),
-            histogram=histogram.encode() if histogram.count else "",
+            histogram=histogram.encode(),
             expected=expected,
             delivered=delivered,
             missing=missing,
@@ -349,12 +315,6 @@ class Collector:
             expected_latency=expected_latency,
             connect_requests=connect_requests,
             connect_bytes=connect_bytes,
-            requests=totals["requests"],
-            bytes=totals["bytes"],
-            not_modified=totals["not_modified"],
-            errors=totals["errors"],
-            reconnects=totals["reconnects"],
-            etags=totals["etags"],
             matched_by=matched_by,
             unmatched=self.unmatched.get(group.label, 0),
             unmatched_keys=self.unmatched_keys.get(group.label, {}),
@@ -364,6 +324,14 @@ class Collector:
         means = [sum(values) / len(values) for values in per_client.values() if values]
         result.latency_mean_se_ms = _clustered_se(means) * 1000.0
         return GroupPart(result=result, client_means=means, points=decimate(points))
+
+
+def _visible_by_user(clients: list[Client]) -> dict[str, list[Client]]:
+    by_user: dict[str, list[Client]] = {}
+    for client in clients:
+        if client.visible:
+            by_user.setdefault(client.user, []).append(client)
+    return by_user
 
 
 def _clustered_se(means: list[float]) -> float:

@@ -82,22 +82,41 @@ def _value(name: str, values: dict[str, Any]) -> Any:
     return values[name]
 
 
-async def request_json(
-    http: httpx.AsyncClient, method: str, url: str, token: str | None, body: Any
-) -> Any:
+async def request(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    token: str | None,
+    body: Any = None,
+    etag: str | None = None,
+) -> httpx.Response:
+    """The backend's answer, with `token` as a Bearer header; TargetError when unreachable."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if etag is not None:
+        headers["If-None-Match"] = etag
     try:
-        response = await http.request(method, url, json=body, headers=headers)
+        return await http.request(method, url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-    if response.status_code in (401, 403):
-        raise AuthError(f"{method} {url} refused the token (HTTP {response.status_code})")
-    if response.status_code >= 400:
-        raise ProtocolError(f"{method} {url} answered HTTP {response.status_code}")
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON."""
     try:
         return response.json()
     except ValueError:
         return None
+
+
+async def request_json(
+    http: httpx.AsyncClient, method: str, url: str, token: str | None, body: Any
+) -> Any:
+    response = await request(http, method, url, token, body)
+    if response.status_code in (401, 403):
+        raise AuthError(f"{method} {url} refused the token (HTTP {response.status_code})")
+    if response.status_code >= 400:
+        raise ProtocolError(f"{method} {url} answered HTTP {response.status_code}")
+    return json_of(response)
 
 
 async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str) -> str:

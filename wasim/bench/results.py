@@ -106,10 +106,7 @@ class FaultFigures(_Model):
     histogram: str = ""
 
     def merged(self, other: FaultFigures) -> FaultFigures:
-        histogram = LatencyHistogram()
-        for text in (self.histogram, other.histogram):
-            if text:
-                histogram.merge(LatencyHistogram.decode(text))
+        histogram = LatencyHistogram.decode(self.histogram, other.histogram)
         return FaultFigures(
             fault=self.fault,
             kind=self.kind,
@@ -122,7 +119,7 @@ class FaultFigures(_Model):
             fallback_started=self.fallback_started + other.fallback_started,
             fallback_stopped=self.fallback_stopped + other.fallback_stopped,
             latency=histogram.summary(),
-            histogram=histogram.encode() if histogram.count else "",
+            histogram=histogram.encode(),
         )
 
     def figures(self, prefix: str) -> dict[str, float]:

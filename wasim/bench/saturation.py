@@ -10,7 +10,6 @@ without any one listener process looking busy. `assess` turns both into the run'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 
@@ -19,6 +18,7 @@ import psutil
 from wasim.bench.results import MachineLoad, ProcessLoad, Saturation
 from wasim.bench.scenario import Load
 from wasim.stats import LatencyHistogram
+from wasim.tasks import cancel
 
 TICK = 0.01
 
@@ -44,11 +44,7 @@ class Monitor:
         self._tasks = [asyncio.create_task(self._tick()), asyncio.create_task(self._sample())]
 
     async def stop(self) -> ProcessLoad:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._tasks)
         return self.report()
 
     def report(self) -> ProcessLoad:
@@ -97,10 +93,7 @@ class MachineMonitor:
         self._task = asyncio.create_task(self._sample())
 
     async def stop(self) -> MachineLoad:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         # The last partial second counts too, weighted by its length.
         tail = time.monotonic() - self._started - len(self.samples)
         last = psutil.cpu_percent(None)

@@ -12,13 +12,21 @@ import typer
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, exit_if_interrupted, run
 from wasim.cli.options import (
+    AuthField,
+    ConversationsPath,
     JwtAlgorithm,
     JwtClaim,
     JwtSecret,
+    Ledger,
     MetricsHost,
     MetricsPort,
+    NoLedger,
     OtlpEndpoint,
     OtlpInterval,
+    SocketioPath,
+    StreamPath,
+    Token,
+    WsPath,
     open_metrics,
 )
 from wasim.ledger import ledger_path
@@ -50,7 +58,7 @@ def listen_command(
         int | None, typer.Option(help="Listen as N users (user1 … userN), minting their tokens.")
     ] = None,
     per_user: Annotated[int, typer.Option(help="Listeners per user (tabs, devices).")] = 1,
-    token: Annotated[str | None, typer.Option(help="One user's token, as is.")] = None,
+    token: Token = None,
     tokens_file: Annotated[
         Path | None, typer.Option(help="A file of tokens, one a line (`token` or `user token`).")
     ] = None,
@@ -83,19 +91,15 @@ def listen_command(
     token_in: Annotated[
         str | None, typer.Option(help="SSE/WebSocket token place: header or query.")
     ] = None,
-    socketio_path: Annotated[str, typer.Option(help="Socket.IO path.")] = defaults.SOCKETIO_PATH,
+    socketio_path: SocketioPath = defaults.SOCKETIO_PATH,
     namespace: Annotated[str, typer.Option(help="Socket.IO namespace.")] = "/",
-    auth_field: Annotated[str, typer.Option(help="Socket.IO auth field for the token.")] = (
-        "token"
-    ),
+    auth_field: AuthField = "token",
     polling: Annotated[
         bool, typer.Option(help="Socket.IO: allow long-polling, not only WebSocket.")
     ] = False,
-    stream_path: Annotated[str, typer.Option(help="SSE path.")] = defaults.STREAM_PATH,
-    ws_path: Annotated[str, typer.Option(help="WebSocket path.")] = defaults.WS_PATH,
-    conversations_path: Annotated[
-        str, typer.Option(help="Conversations path (hybrid polling).")
-    ] = defaults.CONVERSATIONS_PATH,
+    stream_path: StreamPath = defaults.STREAM_PATH,
+    ws_path: WsPath = defaults.WS_PATH,
+    conversations_path: ConversationsPath = defaults.CONVERSATIONS_PATH,
     id_path: Annotated[
         list[str] | None,
         typer.Option(
@@ -103,19 +107,8 @@ def listen_command(
             "default: any string that is an id or marker from the send ledger."
         ),
     ] = None,
-    ledger: Annotated[
-        Path | None,
-        typer.Option(
-            help="Send ledger to follow for precise latencies of what `wasim send` posted "
-            "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
-        ),
-    ] = None,
-    no_ledger: Annotated[
-        bool,
-        typer.Option(
-            "--no-ledger", help="Follow no ledger; estimate latency from timestamps only."
-        ),
-    ] = False,
+    ledger: Ledger = None,
+    no_ledger: NoLedger = False,
     quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,
     metrics_port: MetricsPort = None,

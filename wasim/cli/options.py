@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -18,18 +19,41 @@ if TYPE_CHECKING:  # prometheus-client: imported by the commands that serve metr
 
 T = TypeVar("T")
 
-AppSecret = Annotated[
-    str, typer.Option(envvar="WASIM_APP_SECRET", help="App secret that signs webhooks.")
-]
-VerifyToken = Annotated[
-    str, typer.Option(envvar="WASIM_VERIFY_TOKEN", help="Verify token of the GET handshake.")
-]
-JwtSecret = Annotated[
-    str, typer.Option(envvar="WASIM_JWT_SECRET", help="Secret that signs user JWTs.")
-]
+
+def setting(name: str, help: str, min: float | None = None) -> Any:
+    """A `wasim serve` option that the variable WASIM_<NAME> also sets, as the backend's does."""
+    return typer.Option(envvar=f"WASIM_{name.upper()}", help=help, min=min)
+
+
+AppSecret = Annotated[str, setting("app_secret", "App secret that signs webhooks.")]
+VerifyToken = Annotated[str, setting("verify_token", "Verify token of the GET handshake.")]
+JwtSecret = Annotated[str, setting("jwt_secret", "Secret that signs user JWTs.")]
 JwtClaim = Annotated[str, typer.Option(help="Claim carrying the user id.")]
 JwtAlgorithm = Annotated[str, typer.Option(help="JWT algorithm.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+Token = Annotated[str | None, typer.Option(help="A user's token, as is (no minting, no login).")]
+SocketioPath = Annotated[str, typer.Option(help="Socket.IO path.")]
+StreamPath = Annotated[str, typer.Option(help="SSE path.")]
+WsPath = Annotated[str, typer.Option(help="WebSocket path.")]
+ConversationsPath = Annotated[str, typer.Option(help="Conversation list path (polling).")]
+AuthField = Annotated[str, typer.Option(help="Socket.IO auth field for the token.")]
+Ledger = Annotated[
+    Path | None,
+    typer.Option(
+        help="Send ledger, the message ids and times of each POST: `wasim send` writes it, "
+        "`wasim listen` follows it (default: $WASIM_LEDGER, else sent.jsonl in the user cache "
+        "dir)."
+    ),
+]
+NoLedger = Annotated[
+    bool,
+    typer.Option(
+        "--no-ledger",
+        help="Write (send) or follow (listen) no send ledger; listen then estimates latency "
+        "from timestamps.",
+    ),
+]
 MetricsPort = Annotated[
     int | None,
     typer.Option(

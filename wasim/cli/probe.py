@@ -9,7 +9,20 @@ from rich.markup import escape
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, run
-from wasim.cli.options import AppSecret, JwtAlgorithm, JwtClaim, JwtSecret, VerifyToken
+from wasim.cli.options import (
+    AppSecret,
+    AsJson,
+    AuthField,
+    ConversationsPath,
+    JwtAlgorithm,
+    JwtClaim,
+    JwtSecret,
+    SocketioPath,
+    StreamPath,
+    Token,
+    VerifyToken,
+    WsPath,
+)
 from wasim.probe import ProbeOptions, ProbeReport, probe
 from wasim.probe.models import DEFAULT_SETUP_BODY
 from wasim.probe.push import event_line
@@ -23,9 +36,7 @@ def probe_command(
     webhook_path: Annotated[str, typer.Option(help="Webhook path.")] = defaults.WEBHOOK_PATH,
     app_secret: AppSecret = defaults.APP_SECRET,
     verify_token: VerifyToken = defaults.VERIFY_TOKEN,
-    token: Annotated[
-        str | None, typer.Option(help="The probe user's token, as is (no minting, no login).")
-    ] = None,
+    token: Token = None,
     jwt_secret: JwtSecret = defaults.JWT_SECRET,
     jwt_claim: JwtClaim = defaults.JWT_CLAIM,
     jwt_algorithm: JwtAlgorithm = defaults.JWT_ALGORITHM,
@@ -52,18 +63,14 @@ def probe_command(
         bool,
         typer.Option("--no-setup", help="Make no setup call: messages reach users without one."),
     ] = False,
-    conversations_path: Annotated[
-        str, typer.Option(help="Conversation list path (polling).")
-    ] = defaults.CONVERSATIONS_PATH,
+    conversations_path: ConversationsPath = defaults.CONVERSATIONS_PATH,
     detail_path: Annotated[
         str | None, typer.Option(help="One conversation's path, with {id} (default: list/{id}).")
     ] = None,
-    socketio_path: Annotated[str, typer.Option(help="Socket.IO path.")] = defaults.SOCKETIO_PATH,
-    stream_path: Annotated[str, typer.Option(help="SSE path.")] = defaults.STREAM_PATH,
-    ws_path: Annotated[str, typer.Option(help="WebSocket path.")] = defaults.WS_PATH,
-    auth_field: Annotated[str, typer.Option(help="Socket.IO auth field for the token.")] = (
-        "token"
-    ),
+    socketio_path: SocketioPath = defaults.SOCKETIO_PATH,
+    stream_path: StreamPath = defaults.STREAM_PATH,
+    ws_path: WsPath = defaults.WS_PATH,
+    auth_field: AuthField = "token",
     token_in: Annotated[
         str, typer.Option(help="SSE/WebSocket token place: header or query.")
     ] = "header",
@@ -83,7 +90,7 @@ def probe_command(
     write: Annotated[
         str, typer.Option(help="Scenario file to write ('' for none).")
     ] = "scenario.toml",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Learn a backend and write a scenario that `wasim bench` runs unchanged.
 

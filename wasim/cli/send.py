@@ -12,7 +12,7 @@ from rich.table import Table
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, err_console, fail, run
-from wasim.cli.options import AppSecret, AsJson, VerifyToken
+from wasim.cli.options import AppSecret, AsJson, Ledger, NoLedger, VerifyToken
 from wasim.ledger import ledger_path
 from wasim.payloads.kinds import help_text
 from wasim.payloads.model import ContextKind, Shape
@@ -108,14 +108,8 @@ def send_command(
     ] = False,
     record_to: Annotated[Path | None, typer.Option("--record", help="Save POSTs (JSONL).")] = None,
     replay: Annotated[Path | None, typer.Option(help="Re-send a --record file's bytes.")] = None,
-    ledger: Annotated[
-        Path | None,
-        typer.Option(
-            help="Note each POST's message ids and times here, for `wasim listen` "
-            "(default: $WASIM_LEDGER, else sent.jsonl in the user cache dir)."
-        ),
-    ] = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Write no send ledger.")] = False,
+    ledger: Ledger = None,
+    no_ledger: NoLedger = False,
     url: Annotated[
         str, typer.Option(help="Target: a base URL, or the whole webhook URL (its path is used).")
     ] = defaults.BASE_URL,

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from wasim import defaults
 from wasim.cli._app import Command, app, console, handled, run
-from wasim.cli.options import AppSecret, JwtAlgorithm, JwtClaim, JwtSecret, VerifyToken
+from wasim.cli.options import (
+    AppSecret,
+    JwtAlgorithm,
+    JwtClaim,
+    JwtSecret,
+    VerifyToken,
+    setting,
+)
 from wasim.connections import Deadlines
 from wasim.errors import ConfigError
 from wasim.server import READY_PREFIX, bind_socket, check_database, check_redis, serve
 from wasim.supervisor import serve_workers
 from wasim.tokens import mint_token
-
-if TYPE_CHECKING:
-    from mock_backend import Settings
 
 
 @app.command("serve", cls=Command)
@@ -30,82 +33,64 @@ def serve_command(
     verify_token: VerifyToken = defaults.VERIFY_TOKEN,
     jwt_secret: JwtSecret = defaults.JWT_SECRET,
     database_url: Annotated[
-        str,
-        typer.Option(envvar="WASIM_DATABASE_URL", help="SQLAlchemy URL (SQLite or PostgreSQL)."),
+        str, setting("database_url", "SQLAlchemy URL (SQLite or PostgreSQL).")
     ] = "sqlite+aiosqlite:///wasim.db",
     redis_url: Annotated[
-        str | None,
-        typer.Option(envvar="WASIM_REDIS_URL", help="Redis URL to share events across workers."),
+        str | None, setting("redis_url", "Redis URL to share events across workers.")
     ] = None,
     redis_channel: Annotated[
-        str,
-        typer.Option(envvar="WASIM_REDIS_CHANNEL", help="Redis channel the workers share."),
+        str, setting("redis_channel", "Redis channel the workers share.")
     ] = "wasim:events",
     default_owner: Annotated[
-        str,
-        typer.Option(envvar="WASIM_DEFAULT_OWNER", help="User who owns unknown contacts' chats."),
+        str, setting("default_owner", "User who owns unknown contacts' chats.")
     ] = defaults.DEFAULT_OWNER,
     frontend_origin: Annotated[
         str,
-        typer.Option(
-            envvar="WASIM_FRONTEND_ORIGIN",
-            help="Origins CORS allows and WebSockets accept, comma-separated.",
-        ),
+        setting("frontend_origin", "Origins CORS allows and WebSockets accept, comma-separated."),
     ] = "http://localhost:3000,http://127.0.0.1:3000",
     max_connections: Annotated[
-        int,
-        typer.Option(envvar="WASIM_MAX_CONNECTIONS", min=1, help="Push connections, in total."),
+        int, setting("max_connections", "Push connections, in total.", min=1)
     ] = 10_000,
     max_connections_per_user: Annotated[
-        int,
-        typer.Option(
-            envvar="WASIM_MAX_CONNECTIONS_PER_USER", min=1, help="Push connections per user."
-        ),
+        int, setting("max_connections_per_user", "Push connections per user.", min=1)
     ] = 100,
     max_buffered_events: Annotated[
         int,
-        typer.Option(
-            envvar="WASIM_MAX_BUFFERED_EVENTS",
+        setting(
+            "max_buffered_events",
+            "Events a push connection may have waiting; one more drops it (it resumes).",
             min=1,
-            help="Events a push connection may have waiting; one more drops it (it resumes).",
         ),
     ] = 1_000,
     send_timeout: Annotated[
-        float,
-        typer.Option(
-            envvar="WASIM_SEND_TIMEOUT", min=0.001, help="Seconds one push send may take."
-        ),
+        float, setting("send_timeout", "Seconds one push send may take.", min=0.001)
     ] = 10.0,
     max_token_lifetime: Annotated[
         float,
-        typer.Option(
-            envvar="WASIM_MAX_TOKEN_LIFETIME",
+        setting(
+            "max_token_lifetime",
+            "Refuse tokens that expire later than this many seconds from now.",
             min=1,
-            help="Refuse tokens that expire later than this many seconds from now.",
         ),
     ] = 86_400.0,
     header_timeout: Annotated[
         float,
-        typer.Option(
-            envvar="WASIM_HEADER_TIMEOUT",
+        setting(
+            "header_timeout",
+            "Seconds a client has to send a request's headers (then 408).",
             min=0.001,
-            help="Seconds a client has to send a request's headers (then 408).",
         ),
     ] = Deadlines.header_timeout,
     body_timeout: Annotated[
         float,
-        typer.Option(
-            envvar="WASIM_BODY_TIMEOUT",
-            min=0.001,
-            help="Seconds a client has to send a request's body (then 408).",
+        setting(
+            "body_timeout", "Seconds a client has to send a request's body (then 408).", min=0.001
         ),
     ] = Deadlines.body_timeout,
     keep_alive_timeout: Annotated[
         float,
-        typer.Option(
-            envvar="WASIM_KEEP_ALIVE_TIMEOUT",
-            min=0.001,
-            help="Seconds an idle kept-alive connection stays open.",
+        setting(
+            "keep_alive_timeout", "Seconds an idle kept-alive connection stays open.", min=0.001
         ),
     ] = Deadlines.keep_alive_timeout,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
@@ -131,24 +116,10 @@ def serve_command(
 
     Example: wasim serve --port 8000
     """
+    options = dict(locals())  # the backend's settings are the options of the same names
     from mock_backend import Settings, create_app
 
-    settings = Settings(
-        app_secret=app_secret,
-        verify_token=verify_token,
-        jwt_secret=jwt_secret,
-        database_url=database_url,
-        redis_url=redis_url,
-        redis_channel=redis_channel,
-        default_owner=default_owner,
-        frontend_origin=frontend_origin,
-        max_connections=max_connections,
-        max_connections_per_user=max_connections_per_user,
-        max_buffered_events=max_buffered_events,
-        send_timeout=send_timeout,
-        max_token_lifetime=max_token_lifetime,
-        log_level=log_level,
-    )
+    settings = Settings(**{k: v for k, v in options.items() if k in Settings.model_fields})
     deadlines = Deadlines(header_timeout, body_timeout, keep_alive_timeout)
     with handled():
         try:
@@ -181,54 +152,26 @@ def serve_command(
         print(f"{READY_PREFIX}{url}", flush=True)
 
     level = "warning" if quiet else log_level
-    if sock is None:
-        del application  # each worker builds its own
-        coro = serve_workers_backend(settings, host, port, workers, level, ready, gc_freeze)
-        run(coro, fast_loop=True)
-        return
-    run(
-        serve_backend(application, settings, sock, level, ready, gc_freeze, deadlines),
-        fast_loop=True,
-    )
 
+    async def go() -> None:
+        await check_database(settings.database_url)
+        if settings.redis_url:
+            await check_redis(settings.redis_url)
+        if sock is None:  # each worker builds its own application
+            await serve_workers(
+                settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
+            )
+        else:
+            await serve(
+                application,
+                sock,
+                log_level=level,
+                on_ready=ready,
+                gc_freeze=gc_freeze,
+                deadlines=deadlines,
+            )
 
-async def serve_backend(
-    application: object,
-    settings: Settings,
-    sock: object,
-    level: str,
-    ready: Callable[[str], None],
-    gc_freeze: bool,
-    deadlines: Deadlines,
-) -> None:
-    await check_database(settings.database_url)
-    if settings.redis_url:
-        await check_redis(settings.redis_url)
-    await serve(
-        application,
-        sock,  # type: ignore[arg-type]
-        log_level=level,
-        on_ready=ready,
-        gc_freeze=gc_freeze,
-        deadlines=deadlines,
-    )
-
-
-async def serve_workers_backend(
-    settings: Settings,
-    host: str,
-    port: int,
-    workers: int,
-    level: str,
-    ready: Callable[[str, list[int]], None],
-    gc_freeze: bool,
-) -> None:
-    await check_database(settings.database_url)
-    if settings.redis_url:
-        await check_redis(settings.redis_url)
-    await serve_workers(
-        settings, host, port, workers, log_level=level, gc_freeze=gc_freeze, on_ready=ready
-    )
+    run(go(), fast_loop=True)
 
 
 def _redact(url: str) -> str:

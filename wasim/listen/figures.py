@@ -31,7 +31,6 @@ def share_of(run: Run, load: LiveLoad) -> LiveShare:
     what its listeners cost, and how many are connected now."""
     stats = [listener.stats for listener in run.listeners]
     summary = run.summary
-    latency = summary.latency
     group = LiveGroup(
         name=GROUP,
         kind=run.options.kind,
@@ -41,7 +40,7 @@ def share_of(run: Run, load: LiveLoad) -> LiveShare:
         errors=sum(s.errors for s in stats),
         reconnects=sum(s.reconnects for s in stats),
         connected=run.connected_now,
-        histogram=latency.encode() if latency.count else "",
+        histogram=summary.latency.encode(),
     )
     return LiveShare(groups=[group], load=load)
 

@@ -10,7 +10,6 @@ sent id not known yet is held (at most `HOLD_S`, in arrival order) until the led
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import Literal
 from wasim.correlate import MARKER, Match, Matcher, strings
 from wasim.ledger import LedgerFollower, key
 from wasim.payloads.statuses import STATUSES
+from wasim.tasks import cancel
 from wasim.transports.base import Received
 
 Source = Literal["ledger", "timestamp"]
@@ -106,10 +106,7 @@ class Latencies:
 
     async def close(self) -> None:
         """Stop following; deliver every held event with what is known now."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         if self.follower is not None:
             self.follower.poll()
         self._release(final=True)

@@ -20,6 +20,7 @@ from wasim.listen.auth import Credential
 from wasim.listen.latency import Latencies, Source
 from wasim.listen.records import event_record, state_record
 from wasim.listen.summary import Summary
+from wasim.tasks import cancel
 from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, make_listener
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
@@ -211,9 +212,7 @@ async def _reporting(run: Run, on_share: Callable[[LiveShare], None] | None) -> 
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel(task)
 
 
 def resident_bytes() -> int:
@@ -282,9 +281,7 @@ async def listen(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiting, options.duration)
             else:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                await cancel(starting)
             waiting.cancel()
             await run.close_all()
     run.summary.duration = time.monotonic() - begun

@@ -112,15 +112,14 @@ def figures(
             "histogram",
             "Delivery latency of measured messages: first receipt − scheduled webhook POST.",
             "s",
-            tuple((group_labels(g), buckets_of(_decoded(g.histogram))) for g in snapshot.groups),
+            tuple(
+                (group_labels(g), buckets_of(LatencyHistogram.decode(g.histogram)))
+                for g in snapshot.groups
+            ),
         )
     )
     result += saturation(snapshot, extra, machine=bench)
     return result
-
-
-def _decoded(text: str) -> LatencyHistogram:
-    return LatencyHistogram.decode(text) if text else LatencyHistogram()
 
 
 def saturation(snapshot: LiveSnapshot, extra: Labels, machine: bool) -> list[Figure]:

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from wasim.bench.prepare import json_of, request
 from wasim.correlate import Matcher, strings
-from wasim.errors import TargetError
 from wasim.probe.models import Check, PollFinding, ProbeOptions
 from wasim.probe.push import found_at
 from wasim.transports.shapes import (
@@ -29,25 +29,6 @@ ID_KEYS = ("id", "_id", "uuid", "conversationId", "conversation_id", "chatId", "
 _RETRY = 0.2  # how often the list is read again while the message has not shown yet
 
 
-async def get(
-    http: httpx.AsyncClient, url: str, token: str | None, etag: str | None = None
-) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if etag is not None:
-        headers["If-None-Match"] = etag
-    try:
-        return await http.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def list_url(options: ProbeOptions) -> str:
     return options.base + "/" + options.conversations_path.lstrip("/")
 
@@ -55,7 +36,7 @@ def list_url(options: ProbeOptions) -> str:
 async def list_access(http: httpx.AsyncClient, options: ProbeOptions, token: str) -> PollFinding:
     """Whether the conversation list answers the token with a list (before anything is sent)."""
     url = list_url(options)
-    response = await get(http, url, token)
+    response = await request(http, "GET", url, token)
     if response.status_code != 200:
         return PollFinding(
             path=options.conversations_path,
@@ -63,7 +44,7 @@ async def list_access(http: httpx.AsyncClient, options: ProbeOptions, token: str
             reason=f"{url} answered HTTP {response.status_code}",
             refused=response.status_code in (401, 403),
         )
-    body = _json(response)
+    body = json_of(response)
     if conversation_list(body) is None:
         return PollFinding(
             path=options.conversations_path,
@@ -86,8 +67,8 @@ async def read_polling(
     url = list_url(options)
     deadline = time.monotonic() + options.timeout
     while True:
-        response = await get(http, url, token)
-        body = _json(response)
+        response = await request(http, "GET", url, token)
+        body = json_of(response)
         conversations = conversation_list(body) if response.status_code == 200 else None
         if conversations is None:
             return await list_access(http, options, token)
@@ -109,7 +90,7 @@ async def read_polling(
         how=hit[0] if hit is not None else None,
     )
     if etag := response.headers.get("etag"):
-        again = await get(http, url, token, etag)
+        again = await request(http, "GET", url, token, etag=etag)
         update = {"etag": True, "not_modified": again.status_code == 304}
         finding = finding.model_copy(update=update)
     if finding.conversation_id is not None:
@@ -127,10 +108,10 @@ async def _read_detail(
 ) -> PollFinding:
     assert finding.conversation_id is not None
     url = detail_url(list_url(options), options.detail_path, finding.conversation_id)
-    response = await get(http, url, token)
+    response = await request(http, "GET", url, token)
     update: dict[str, Any] = {"detail_url": url, "detail_status": response.status_code}
     if response.status_code == 200:
-        body = _json(response)
+        body = json_of(response)
         field = messages_field_of(body)
         update["messages_field"] = field
         for message in message_list(body, field):

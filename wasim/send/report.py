@@ -97,19 +97,14 @@ class SendReport:
 
     def merge(self, other: SendReport) -> None:
         """Add another process's share of the same schedule; elapsed is the longer one."""
-        self.planned += other.planned
-        self.sent += other.sent
+        for name in ("planned", "sent", "timeouts", "errors", "retries", "duplicates", "gave_up"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.slow += other.slow
         self.answers.update(other.answers)
         self.codes.update(other.codes)
-        self.timeouts += other.timeouts
-        self.errors += other.errors
-        self.retries += other.retries
-        self.duplicates += other.duplicates
-        self.gave_up += other.gave_up
         self.elapsed = max(self.elapsed, other.elapsed)
         self.latency.merge(other.latency)
         self.lag.merge(other.lag)
-        self.slow += other.slow
         self.first_error = self.first_error or other.first_error
         self.interrupted = self.interrupted or other.interrupted
         self.remember(other.ids)

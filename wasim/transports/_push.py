@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import random
 from typing import Any
 
 from wasim import defaults
 from wasim.errors import WasimError
+from wasim.tasks import cancel
 from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
 
@@ -75,10 +75,7 @@ class PushListener(Listener):
             return
         self._closing = True
         await self._drop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         await self._release()
         self._state("closed")
         self._end()

@@ -10,7 +10,6 @@ conversation ids integers or strings (`wasim.transports.shapes`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from wasim.errors import ProtocolError, WasimError
+from wasim.tasks import cancel
 from wasim.transports._target import refused, unreachable
 from wasim.transports.base import Listener, Received, TransportStats
 from wasim.transports.config import ListenerConfig
@@ -78,11 +78,7 @@ class PollListener(Listener):
     async def stop(self) -> None:
         """Stop the timers; the listener stays usable and `start()` resumes polling."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*tasks)
 
     async def close(self) -> None:
         if self._closed:
