@@ -6,8 +6,8 @@ metrics endpoint on (its figures read each second from every listener process, m
 scraped once a second, as a Prometheus would) and off, interleaved on, off, on, off … `reps`
 times each. For each run: the load tool's CPU per delivery from the start of sending to the
 end of draining (this process, which merges and serves the figures, and the listener
-processes, by their own monitors; not the sender, the backend or the scraper, which are the
-same either way or not the tool's), and the Socket.IO p99. The ratio on/off of the medians is
+processes, read by psutil; not the sender, the backend or the scraper, which are the same
+either way or not the tool's), and the Socket.IO p99. The ratio on/off of the medians is
 the cost (target: within 5%).
 
 Run: python benchmarks/metrics_cost.py [--reps 3] [--listeners 1000] [--rate 200] [--seconds 10]
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -28,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
+
+import psutil
 
 from wasim.bench import Progress, loads, run_bench
 from wasim.cli.options import fan_out
@@ -67,17 +70,26 @@ while True:
 
 
 class WindowCpu:
-    """This process's CPU (every thread: the runner, the metrics endpoint) from the start
-    of sending to the end of draining, read from `run_bench`'s progress callback."""
+    """CPU seconds from the start of sending to the end of draining, read from `run_bench`'s
+    progress callback (every 50 ms): this process's (every thread: the runner, the metrics
+    endpoint) and its listener processes' (`python -m wasim.bench.child`, read by psutil
+    while they live)."""
 
     def __init__(self) -> None:
         self.start: float | None = None
         self.end: float | None = None
+        self.children_start: dict[int, float] = {}
+        self.children_last: dict[int, float] = {}
 
     def progress(self, state: Progress) -> None:
-        if state.phase == "sending" and self.start is None:
-            self.start = time.process_time()
-        elif state.phase not in ("sending", "draining") and self.start and self.end is None:
+        measuring = state.phase in ("sending", "draining")
+        if measuring:
+            now = self._children()
+            if self.start is None:
+                self.start = time.process_time()
+                self.children_start = now
+            self.children_last.update(now)
+        elif self.start is not None and self.end is None:
             self.end = time.process_time()
 
     def stop(self) -> None:
@@ -86,9 +98,23 @@ class WindowCpu:
             self.end = time.process_time()
 
     @property
-    def seconds(self) -> float:
+    def parent_s(self) -> float:
         assert self.start is not None and self.end is not None, "the run never sent"
         return self.end - self.start
+
+    @property
+    def children_s(self) -> float:
+        return sum(self.children_last[pid] - cpu for pid, cpu in self.children_start.items())
+
+    @staticmethod
+    def _children() -> dict[int, float]:
+        cpu = {}
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if "wasim.bench.child" in child.cmdline():
+                    times = child.cpu_times()
+                    cpu[child.pid] = times.user + times.system
+        return cpu
 
 
 async def one_run(text: str, metrics_on: bool) -> dict[str, float]:
@@ -116,12 +142,11 @@ async def one_run(text: str, metrics_on: bool) -> dict[str, float]:
                 scraper.send_signal(signal.SIGINT)
                 out, _ = await scraper.communicate()
             scrapes = len(out.split())
-    # The listener processes' CPU over the same window, from their own monitors.
-    children = sum(p.cpu_percent_mean / 100.0 for p in result.saturation.processes)
-    cpu = parent.seconds + children * result.duration_s
     group = result.groups[0]
     return {
-        "cpu_us_per_delivery": cpu / max(group.delivered, 1) * 1e6,
+        "cpu_us_per_delivery": (parent.parent_s + parent.children_s) / group.delivered * 1e6,
+        "parent_cpu_s": parent.parent_s,
+        "listeners_cpu_s": parent.children_s,
         "p99_ms": group.latency.p99,
         "delivered": group.delivered,
         "expected": group.expected,
@@ -142,7 +167,9 @@ async def run_all(reps: int, listeners: int, rate: float, seconds: float) -> dic
                 runs[mode].append(run)
                 print(
                     f"  rep {rep + 1} metrics {mode:3}: {run['cpu_us_per_delivery']:7.1f} µs "
-                    f"CPU/delivery, p99 {run['p99_ms']:6.1f} ms, delivered "
+                    f"CPU/delivery (this process {run['parent_cpu_s']:.2f} s, listener "
+                    f"processes {run['listeners_cpu_s']:.2f} s), p99 {run['p99_ms']:6.1f} ms, "
+                    "delivered "
                     f"{run['delivered']:.0f}/{run['expected']:.0f}, scrapes {run['scrapes']:.0f}",
                     flush=True,
                 )

@@ -123,11 +123,6 @@ class LatencyHistogram:
             counts.append(running[min(index, len(running) - 1)] if running else 0)
         return counts
 
-    @property
-    def total_s(self) -> float:
-        """The sum of the recorded durations, in seconds (count × mean)."""
-        return self.count * self._mean_us(self._running()) / 1_000_000 if self.count else 0.0
-
     def percentile_ms(self, percentile: float) -> float:
         return float(self._at(self._running(), percentile)) / 1000.0
 
