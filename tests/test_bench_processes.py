@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 from tests.test_bench_run import tiny
 from wasim.bench import loads, run_bench
 from wasim.bench.measure import GroupPart, merge_parts
-from wasim.bench.results import GroupResult, ProcessLoad
+from wasim.bench.results import GroupResult, Moments, ProcessLoad
 from wasim.bench.saturation import MachineLoad, assess
 from wasim.bench.scenario import Load
 from wasim.cli._app import app
@@ -137,9 +139,10 @@ def _part(latencies: list[float], clients: int) -> GroupPart:
         reconnects=0,
         window_s=0.0,
         per_user={f"user{n}": {"requests": 1, "bytes": 10} for n in range(clients)},
+        client_means=Moments.of(latencies),  # one client per latency, as if each got one
     )
     # As a listener process ships it: through JSON.
-    shipped = GroupPart(result=result, client_means=latencies).model_dump_json()
+    shipped = GroupPart(result=result).model_dump_json()
     return GroupPart.model_validate_json(shipped)
 
 
@@ -152,6 +155,8 @@ def test_merge_parts_equals_recording_everything_in_one_histogram() -> None:
     assert merged.latency == alone.summary()
     assert (merged.delivered, merged.clients, merged.requests, merged.users) == (5, 3, 2, 2)
     assert merged.requests_per_minute == pytest.approx(2.0)
+    spread = statistics.stdev(first + second) / math.sqrt(5) * 1000
+    assert merged.latency_mean_se_ms == pytest.approx(spread)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ The few objects a Python user needs, importable from here (everything else may m
 - listen: `run_listen(ListenOptions(...), emit)` holds listeners and returns a `Summary`;
   `make_listener(kind, ListenerConfig(...))` is one client behind the transports' interface.
 - bench: `load_scenario(name_or_path)` or `Scenario.model_validate(...)`, then
-  `run_bench(scenario)` gives a `BenchResult` (pydantic; `.document()` is its JSON).
+  `run_bench(scenario)` gives a `BenchResult` (pydantic; `.document()` is its JSON);
+  `run_bench(scenario, shard=Shard(2, 3))` runs one shard of it, and
+  `merge_results(load_shards(paths))` makes the whole run's result from the shards'.
 - probe: `run_probe(ProbeOptions(url=...))` learns a backend and `scenario_text(report)` writes
   its scenario.
 - serve: `create_app(Settings(...))` is the bundled backend as an ASGI app.
@@ -41,6 +43,9 @@ _EXPORTS = {
     "Scenario": "wasim.bench",
     "run_bench": "wasim.bench",
     "BenchResult": "wasim.bench",
+    "merge_results": "wasim.bench",
+    "Shard": "wasim.bench",
+    "load_shards": "wasim.bench",
     "ProbeOptions": "wasim.probe",
     "scenario_text": "wasim.probe",
     "Matcher": "wasim.correlate",
@@ -67,6 +72,7 @@ __all__ = [
     "Scenario",
     "SendReport",
     "Settings",
+    "Shard",
     "Summary",
     "Target",
     "WasimError",
@@ -74,7 +80,9 @@ __all__ = [
     "build_plan",
     "create_app",
     "load_scenario",
+    "load_shards",
     "make_listener",
+    "merge_results",
     "retry_profile",
     "run_bench",
     "run_listen",
@@ -85,7 +93,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mock_backend import Settings, create_app
-    from wasim.bench import BenchResult, Scenario, run_bench
+    from wasim.bench import BenchResult, Scenario, Shard, load_shards, merge_results, run_bench
     from wasim.bench import load as load_scenario
     from wasim.correlate import Matcher
     from wasim.errors import WasimError

@@ -87,17 +87,23 @@ def build_clients(
     part: int = 0,
     parts: int = 1,
     routes: Routes | None = None,
+    everyone: list[str] | None = None,
 ) -> list[Client]:
     """The clients of a group: `per_user` for each user, the first share of them hidden; of
-    those, every `parts`-th from `part` on (one listener process's share). `routes` says which
-    proxy link each client's push and polling go over (see `wasim.faults.routes`)."""
+    those, every `parts`-th from `part` on (one listener process's share). With `everyone`
+    (a shard), clients are numbered and hidden over all the run's users, and those of `users`
+    kept. `routes` says which proxy link each client's push and polling go over (see
+    `wasim.faults.routes`)."""
     routes = routes or Routes.direct(base_url)
     plan = group.polling
-    total = len(users) * group.per_user
+    population = everyone or users
+    total = len(population) * group.per_user
     hidden = round(total * plan.hidden_share) if plan is not None else 0
+    mine = set(users)
+    numbers = [i for i in range(total) if population[i % len(population)] in mine]
     clients: list[Client] = []
-    for index in range(part, total, parts):
-        user = users[index % len(users)]
+    for index in numbers[part::parts]:
+        user = population[index % len(population)]
         visible = index >= hidden
         config = listener_config(group, routes.http_url, user, tokens[user])
         pushed = replace(config, base_url=routes.push(index, total))

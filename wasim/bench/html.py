@@ -225,6 +225,7 @@ def verdict(result: BenchResult) -> str:
 def _meta(result: BenchResult) -> str:
     when = datetime.datetime.fromtimestamp(result.started_at, datetime.UTC)
     seed = f", seed {result.seed}" if result.seed is not None else ""
+    seed += matrix.sharding(result)
     t = result.traffic
     return (
         f'<p class="meta">{when:%Y-%m-%d %H:%M:%S} UTC · scenario <b>{escape(result.scenario)}'

@@ -94,9 +94,19 @@ def rows(result: BenchResult) -> list[tuple[str, list[str]]]:
     ]
 
 
+def sharding(result: BenchResult) -> str:
+    """`, shard 2/3` for a shard's result, `, 3 shards merged` for a merge, else nothing."""
+    if result.shard is not None:
+        return f", shard {result.shard.index}/{result.shard.count}"
+    if result.shards:
+        return f", {len(result.shards)} shards merged"
+    return ""
+
+
 def title(result: BenchResult) -> str:
     mark = f" [SUSPECT: {result.saturation.headline}]" if result.suspect else ""
     seed = f", seed {result.seed}" if result.seed is not None else ""
+    seed += sharding(result)
     t = result.traffic
     return (
         f"wasim bench: {result.scenario} against {result.target}: {t.measured} measured "

@@ -14,7 +14,6 @@ all processes up: histograms merged, counts summed, missing deliveries concatena
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.expectation import Message, polling_expectation
-from wasim.bench.results import ExpectedLatency, GroupResult, Missing, merge_faults
+from wasim.bench.merge import merge_groups
+from wasim.bench.results import ExpectedLatency, GroupResult, Missing, Moments
 from wasim.bench.scenario import POLL_KINDS, ClientGroup, Scenario
 from wasim.bench.timeline import Point, decimate, relative
 from wasim.correlate import Matcher, leaf_keys
@@ -44,9 +44,15 @@ class Sent:
     marker: str = ""
 
 
-def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None) -> list[Delivery]:
+def plan_traffic(
+    scenario: Scenario,
+    phones: list[str],
+    seed: int | None = None,
+    only: frozenset[str] | None = None,
+) -> list[Delivery]:
     """The run's POSTs, each noting the phone and marker of its messages; `seed` (else the
-    scenario's) makes the ids, texts and markers."""
+    scenario's) makes the ids, texts and markers. With `only` (a shard's phones), the POSTs
+    of the whole plan that hold those phones' updates, and only those updates."""
     traffic = scenario.traffic
     spec = PlanSpec(
         mix=traffic.mix,
@@ -57,6 +63,7 @@ def plan_traffic(scenario: Scenario, phones: list[str], seed: int | None = None)
         phones=phones,
         style="meta" if traffic.meta_style else "plain",
         senders=True,
+        only=only,
     )
     factory = PayloadFactory(
         seed=seed if seed is not None else traffic.seed,
@@ -86,22 +93,13 @@ def schedule(
 
 
 class GroupPart(BaseModel):
-    """One process's figures of one group, and what merging needs beyond them: the mean
-    latency (seconds) of each of its clients that received something."""
+    """One process's figures of one group, and its latency points (which merging decimates
+    again and places in the run's window)."""
 
     result: GroupResult
-    client_means: list[float] = Field(default_factory=list)
     points: list[Point] = Field(
         default_factory=list, description="(scheduled Unix time, latency ms), decimated"
     )
-
-
-# Counts of a group that add up over listener processes.
-_SUMMED = (
-    *COUNTERS,
-    *("clients", "visible_clients", "expected", "delivered", "missing_count", "unmatched"),
-    *("connect_requests", "connect_bytes", "failed_clients"),
-)
 
 
 def merge_parts(
@@ -110,45 +108,16 @@ def merge_parts(
     """One group's figures over every process, for the run's measured window (which opened
     at `window_start`, the origin of the latency timeline; else its first message)."""
     results = [part.result for part in parts]
-    first = results[0]
     points = decimate(point for part in parts for point in part.points)
     origin = window_start if window_start is not None else min((t for t, _ in points), default=0)
-    histogram = LatencyHistogram.decode(*(r.histogram for r in results))
-    steady = LatencyHistogram.decode(*(r.steady_histogram for r in results))
-    users = dict.fromkeys(user for r in results for user in r.per_user)
-    counts: dict[str, Any] = {name: sum(getattr(r, name) for r in results) for name in _SUMMED}
-    return GroupResult(
-        **counts,
-        name=first.name,
-        kind=first.kind,
-        users=len(users),
-        latency=histogram.summary(),
-        histogram=histogram.encode(),
-        missing=[item for r in results for item in r.missing],
-        window_s=window_s,
-        per_user={user: _sum_counts(r.per_user.get(user, {}) for r in results) for user in users},
-        expected_latency=first.expected_latency,
-        latency_mean_se_ms=_clustered_se([m for part in parts for m in part.client_means]) * 1000,
-        per_process=[
-            {"process": n, "clients": r.clients, "expected": r.expected, "delivered": r.delivered}
-            for n, r in enumerate(results, start=1)
-        ],
-        matched_by=_sum_counts(r.matched_by for r in results),
-        unmatched_keys={event: keys for r in results for event, keys in r.unmatched_keys.items()},
-        failure=next((r.failure for r in results if r.failure), ""),
-        timeline=relative(points, origin),
-        faults=merge_faults([r.faults for r in results]),
-        steady=steady.summary() if steady.count else None,
-        steady_histogram=steady.encode(),
-    )
-
-
-def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    summed: dict[str, int] = {}
-    for count in counts:
-        for name, value in count.items():
-            summed[name] = summed.get(name, 0) + value
-    return summed
+    merged = merge_groups(results)
+    merged.window_s = window_s
+    merged.timeline = relative(points, origin)
+    merged.per_process = [
+        {"process": n, "clients": r.clients, "expected": r.expected, "delivered": r.delivered}
+        for n, r in enumerate(results, start=1)
+    ]
+    return merged
 
 
 UNMATCHED_SHOWN = 3  # event names whose keys the report shows
@@ -321,9 +290,10 @@ class Collector:
             failed_clients=sum(1 for c in clients if c.failed is not None),
             failure=next((c.failed for c in clients if c.failed is not None), ""),
         )
-        means = [sum(values) / len(values) for values in per_client.values() if values]
-        result.latency_mean_se_ms = _clustered_se(means) * 1000.0
-        return GroupPart(result=result, client_means=means, points=decimate(points))
+        means = Moments.of([sum(v) / len(v) for v in per_client.values() if v])
+        result.client_means = means
+        result.latency_mean_se_ms = means.standard_error() * 1000.0
+        return GroupPart(result=result, points=decimate(points))
 
 
 def _visible_by_user(clients: list[Client]) -> dict[str, list[Client]]:
@@ -332,14 +302,6 @@ def _visible_by_user(clients: list[Client]) -> dict[str, list[Client]]:
         if client.visible:
             by_user.setdefault(client.user, []).append(client)
     return by_user
-
-
-def _clustered_se(means: list[float]) -> float:
-    """Standard error of the mean latency with clients as the independent units (`means`, one
-    per client): a poller's phase is fixed for the run, so one client's waits move together."""
-    if len(means) < 2:
-        return 0.0
-    return statistics.stdev(means) / math.sqrt(len(means))
 
 
 def window_counters(

@@ -31,6 +31,15 @@ class Prepared(BaseModel):
     tokens: dict[str, str]
     contacts: dict[str, list[ContactSpec]]
     captured: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    everyone: list[str] = Field(
+        default_factory=list,
+        description="every user of the scenario when `users` are one shard's (clients and "
+        "phones are numbered over them all)",
+    )
+
+    def population(self) -> list[str]:
+        """Every user of the run, this shard's or not, in the scenario's order."""
+        return self.everyone or self.users
 
     def open_phones(self) -> dict[str, str]:
         """Each user's open chat: the phone of its first contact."""
@@ -141,12 +150,22 @@ async def token_of(http: httpx.AsyncClient, base_url: str, auth: Auth, user: str
     )
 
 
-async def set_up(scenario: Scenario, base_url: str, http: httpx.AsyncClient) -> Prepared:
-    """Tokens for every user, then the setup requests per user and per contact."""
-    users = scenario.users.user_names()
-    tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in users}
-    prepared = Prepared(users=users, tokens=tokens, contacts=contacts_for(scenario, users))
-    for user in users:
+async def set_up(
+    scenario: Scenario, base_url: str, http: httpx.AsyncClient, users: list[str] | None = None
+) -> Prepared:
+    """Tokens for every user (or only `users`, a shard's), then the setup requests per user
+    and per contact."""
+    everyone = scenario.users.user_names()
+    mine = everyone if users is None else users
+    tokens = {user: await token_of(http, base_url, scenario.auth, user) for user in mine}
+    contacts = contacts_for(scenario, everyone)
+    prepared = Prepared(
+        users=mine,
+        tokens=tokens,
+        contacts={user: contacts[user] for user in mine},
+        everyone=everyone if users is not None else [],
+    )
+    for user in mine:
         values: dict[str, Any] = {"user": user}
         for request in scenario.setup:
             targets = prepared.contacts[user] if request.per == "contact" else [None]

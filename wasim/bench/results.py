@@ -148,7 +148,7 @@ class FaultFigures(_Model):
 
 
 def merge_faults(parts: list[list[FaultFigures]]) -> list[FaultFigures]:
-    """One group's fault figures over every listener process."""
+    """One group's fault figures over parts of a run measured apart (processes, shards)."""
     merged: list[FaultFigures] = []
     for figures in zip(*parts, strict=True):
         total = figures[0]
@@ -156,6 +156,33 @@ def merge_faults(parts: list[list[FaultFigures]]) -> list[FaultFigures]:
             total = total.merged(other)
         merged.append(total)
     return merged
+
+
+class Moments(_Model):
+    """Count, sum and sum of squares of some values: added up across shards, they still give
+    the values' mean and standard deviation exactly."""
+
+    count: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @classmethod
+    def of(cls, values: list[float]) -> Moments:
+        return cls(count=len(values), total=sum(values), squares=sum(v * v for v in values))
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(
+            count=self.count + other.count,
+            total=self.total + other.total,
+            squares=self.squares + other.squares,
+        )
+
+    def standard_error(self) -> float:
+        """Of the mean (sample standard deviation over the square root of the count)."""
+        if self.count < 2:
+            return 0.0
+        variance = (self.squares - self.total * self.total / self.count) / (self.count - 1)
+        return math.sqrt(max(variance, 0.0) / self.count)
 
 
 class GroupResult(_Model):
@@ -169,6 +196,11 @@ class GroupResult(_Model):
     latency: LatencySummary = Field(description="milliseconds")
     latency_mean_se_ms: float = Field(
         default=0.0, description="standard error of the mean latency, with clients as the units"
+    )
+    client_means: Moments = Field(
+        default_factory=Moments,
+        description="of each client's mean latency (s): what merging shards needs for the "
+        "standard error",
     )
     histogram: str = Field(default="", description="HdrHistogram, base64: mergeable across runs")
     expected: int
@@ -396,6 +428,17 @@ class Regression(_Model):
     passed: bool
 
 
+class ShardInfo(_Model):
+    """Which shard of which run a result is (`wasim bench --shard I/N`): what `wasim report
+    merge` checks before adding shards up."""
+
+    index: int = Field(description="1-based")
+    count: int
+    scenario: str
+    seed: int
+    scenario_hash: str = Field(description="the scenario's content, backend address and seed aside")
+
+
 class BenchResult(_Model):
     """A whole run: what was sent, each column's figures, the load side, the verdicts."""
 
@@ -417,6 +460,12 @@ class BenchResult(_Model):
     warnings: list[str] = Field(default_factory=list)
     thresholds: list[Verdict] = Field(default_factory=list)
     regressions: list[Regression] = Field(default_factory=list)
+    shard: ShardInfo | None = Field(
+        default=None, description="this result is one shard of a run (wasim bench --shard)"
+    )
+    shards: list[ShardInfo] = Field(
+        default_factory=list, description="the shards merged into this result (wasim report merge)"
+    )
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
 
@@ -470,8 +519,12 @@ class BenchResult(_Model):
             figures[f"server.{name}"] = value
         return figures
 
-    def failures(self) -> list[str]:
+    def failures(self, verdicts: bool = True) -> list[str]:
+        """What makes the run fail: a column that could not connect; with `verdicts`, a
+        threshold or a baseline figure that did not hold (a shard leaves them to the merge)."""
         failed = [f"{g.name} could not connect: {g.failure}" for g in self.groups if g.failed]
+        if not verdicts:
+            return failed
         failed += [v.message for v in self.thresholds if not v.passed]
         failed += [
             f"{r.figure} regressed {r.change:+.0%} against the baseline "

@@ -19,13 +19,14 @@ from wasim.bench import backend as backends
 from wasim.bench.baseline import compare
 from wasim.bench.live import Feed, LiveSnapshot
 from wasim.bench.measure import matching_warnings, merge_parts, plan_traffic, schedule
-from wasim.bench.prepare import Prepared, set_up
-from wasim.bench.results import BenchResult, Saturation, TrafficSummary, Verdict
+from wasim.bench.prepare import Prepared, contacts_for, set_up
+from wasim.bench.results import BenchResult, Saturation, TrafficSummary
 from wasim.bench.saturation import MachineMonitor, assess
 from wasim.bench.scenario import Scenario
+from wasim.bench.shard import Shard, check_shardable
 from wasim.bench.share import ClientProcesses, ClientShare, InProcess, http_client
 from wasim.bench.spread import ChildProcesses
-from wasim.bench.thresholds import evaluate, parse_threshold
+from wasim.bench.thresholds import judge, parse_threshold
 from wasim.errors import TargetError
 from wasim.faults.injector import FaultRun, open_faults
 from wasim.faults.routes import Routes
@@ -76,6 +77,7 @@ async def run_bench(
     processes: int | None = None,
     retry: RetryProfile | None = None,
     on_live: LiveCallback | None = None,
+    shard: Shard | None = None,
 ) -> BenchResult:
     """Run `scenario` and return its figures with thresholds (and baseline) evaluated.
 
@@ -84,10 +86,13 @@ async def run_bench(
     just before the traffic starts (`measured`: after the warm-up), e.g. for an independent
     client to measure the same traffic (benchmarks/bench_fidelity.py). `retry` makes the
     webhooks retried as Meta would (send's profiles, `retry_profile(name, time_scale)`).
-    `on_live` gets the figures so far once a second (`wasim bench --live`).
+    `on_live` gets the figures so far once a second (`wasim bench --live`). `shard` runs one
+    shard of the scenario (`wasim.bench.shard`): its users' clients and webhooks only.
     """
     for expression in scenario.thresholds:
         parse_threshold(expression)
+    if shard is not None:
+        check_shardable(scenario, shard)
     async with (
         backends.open_target(scenario) as target,
         open_faults(scenario, target) as faults,
@@ -95,8 +100,10 @@ async def run_bench(
     ):
         retry = retry or faults.retry()
         run = _Run(scenario, target, http, on_progress, on_send, retry, faults)
+        run.shard = shard
         run.on_live = on_live
-        run.processes = scenario.listener_processes(processes)
+        mine = len(shard.users(scenario.users.user_names())) if shard is not None else None
+        run.processes = scenario.listener_processes(processes, mine)
         main = asyncio.create_task(run.measure())
         watch = asyncio.create_task(run.watch())
         try:
@@ -115,23 +122,10 @@ async def run_bench(
             await asyncio.gather(main, watch, return_exceptions=True)
             await run.close_clients()
             await run.sender.close()
-    result.thresholds = [
-        _on_failed_column(evaluate(parse_threshold(expression), result.figures), result)
-        for expression in scenario.thresholds
-    ]
+    result.thresholds = judge(scenario.thresholds, result)
     if baseline is not None:
         result.regressions = compare(baseline, result.figures, max_regression)
     return result
-
-
-def _on_failed_column(verdict: Verdict, result: BenchResult) -> Verdict:
-    """A threshold on a column that could not connect fails, saying why."""
-    group = verdict.figure.split(".", 1)[0]
-    for measured in result.groups:
-        if measured.name == group and measured.failed:
-            message = f"{verdict.expression}: FAILED ({measured.failure})"
-            return verdict.model_copy(update={"passed": False, "message": message})
-    return verdict
 
 
 def run_seed(scenario: Scenario) -> int:
@@ -170,6 +164,7 @@ class _Run:
         self.on_live: LiveCallback | None = None
         self.feed = Feed()
         self.machine = MachineMonitor()
+        self.shard: Shard | None = None
 
     async def watch(self) -> None:
         """Fail the run as soon as the backend is gone, instead of waiting for timeouts."""
@@ -225,14 +220,19 @@ class _Run:
         if warning:
             self.warnings.append(warning)
         self.phase = "setup"
-        prepared = await set_up(scenario, target.url, self.http)
+        everyone = scenario.users.user_names()
+        mine = self.shard.users(everyone) if self.shard is not None else None
+        prepared = await set_up(scenario, target.url, self.http, mine)
         self.phase = "connecting"
         await self.sender.open()
         listeners = self.listeners = self._listeners(prepared)
         await listeners.connect()
         seed = run_seed(scenario)
-        phones = [c.phone for cs in prepared.contacts.values() for c in cs]
-        plan = plan_traffic(scenario, phones, seed)
+        phones = [c.phone for cs in contacts_for(scenario, everyone).values() for c in cs]
+        only = None
+        if self.shard is not None:
+            only = frozenset(c.phone for cs in prepared.contacts.values() for c in cs)
+        plan = plan_traffic(scenario, phones, seed, only)
         self.planned = len(plan)
         await self.sender.deal(plan)
         start = time.time() + LEAD
@@ -294,6 +294,7 @@ class _Run:
             server=backends.counter_deltas(server_before, server_after) if server_after else None,
             faults=self.faults.windows(window_start),
             warnings=self.warnings,
+            shard=self.shard.info(scenario, seed) if self.shard is not None else None,
         )
 
     def _load_warnings(self, saturation: Saturation) -> list[str]:

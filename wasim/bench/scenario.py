@@ -302,11 +302,14 @@ class Scenario(_Model):
         """Simulated clients in all groups (browser tabs, hidden ones included)."""
         return len(self.users.user_names()) * sum(group.per_user for group in self.clients)
 
-    def listener_processes(self, override: int | None = None) -> int:
+    def listener_processes(self, override: int | None = None, users: int | None = None) -> int:
         """How many listener processes to run: `override`, `load.processes`, or the default;
-        never more than there are clients."""
-        wanted = override or self.load.processes or default_processes(self.client_count)
-        return max(1, min(wanted, self.client_count))
+        never more than there are clients (of `users` users, a shard's, when given)."""
+        clients = self.client_count
+        if users is not None:
+            clients = users * sum(group.per_user for group in self.clients)
+        wanted = override or self.load.processes or default_processes(clients)
+        return max(1, min(wanted, clients))
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Scenario:

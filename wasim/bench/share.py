@@ -94,6 +94,7 @@ class ClientShare:
                 self.part,
                 self.parts,
                 self.routes,
+                self.prepared.population(),
             )
         self.monitor.clients = len(self.clients)
         await asyncio.gather(*(self._open(client) for client in self.clients))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from wasim.bench.results import Verdict
+from wasim.bench.results import BenchResult, Verdict
 from wasim.errors import ConfigError
 
 _EXPRESSION = re.compile(
@@ -96,6 +96,21 @@ def evaluate(threshold: Threshold, figures: Mapping[str, float]) -> Verdict:
         passed=passed,
         message=f"{threshold.expression}: {word} (measured {format_number(actual)}{unit})",
     )
+
+
+def judge(expressions: Iterable[str], result: BenchResult) -> list[Verdict]:
+    """Each threshold checked against `result`'s figures; one on a column that could not
+    connect fails, saying why."""
+    verdicts = []
+    for expression in expressions:
+        verdict = evaluate(parse_threshold(expression), result.figures)
+        group = verdict.figure.split(".", 1)[0]
+        for measured in result.groups:
+            if measured.name == group and measured.failed:
+                message = f"{verdict.expression}: FAILED ({measured.failure})"
+                verdict = verdict.model_copy(update={"passed": False, "message": message})
+        verdicts.append(verdict)
+    return verdicts
 
 
 def parse_percentage(text: str) -> float:

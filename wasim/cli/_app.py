@@ -78,6 +78,7 @@ COMMAND_MODULES = {
     "verify": "send",
     "serve": "serve",
     "token": "serve",
+    "report": "report",
 }
 
 
@@ -88,12 +89,16 @@ def load_commands(*names: str) -> None:
         importlib.import_module(f"wasim.cli.{module}")
 
 
-class Group(TyperGroup):
-    """`wasim` itself: Click-style type names in its help, each command's module imported
-    when it is first asked for (COMMAND_MODULES)."""
+class Commands(TyperGroup):
+    """A group of wasim commands (`wasim report`): Click-style type names in its help."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx))
+
+
+class Group(Commands):
+    """`wasim` itself: Click-style type names in its help, each command's module imported
+    when it is first asked for (COMMAND_MODULES)."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         self._load()

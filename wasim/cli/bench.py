@@ -17,6 +17,8 @@ from wasim.bench.dashboard import Dashboard
 from wasim.bench.loader import apply_overrides
 from wasim.bench.png import check_available
 from wasim.bench.runner import ProgressCallback
+from wasim.bench.shard import ENV as SHARD_ENV
+from wasim.bench.shard import check_shardable, parse_shard
 from wasim.bench.thresholds import parse_percentage
 from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.cli.options import (
@@ -89,7 +91,20 @@ def bench_command(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Random seed of the traffic, to repeat a run's message ids exactly."),
+        typer.Option(
+            envvar="WASIM_SEED",
+            help="Random seed of the traffic, to repeat a run's message ids exactly.",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            envvar=SHARD_ENV,
+            metavar="I/N",
+            help="Run shard I of N (1-based): every N-th user from the I-th, their clients and "
+            "their webhooks; merge the shards' --json-file with `wasim report merge`. Needs "
+            "--seed (the same on every shard) or the scenario's seed.",
+        ),
     ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
@@ -99,7 +114,8 @@ def bench_command(
     """Measure polling versus push end to end and check the scenario's thresholds.
 
     Exit 0 if every threshold holds, 1 if one fails, 2 on a usage or scenario error, 3 when the
-    run broke (backend unreachable or gone), 130 when interrupted (Ctrl-C).
+    run broke (backend unreachable or gone), 130 when interrupted (Ctrl-C). A shard (--shard)
+    does not judge the thresholds on its part: the merge does.
 
     Example: wasim bench seed --url http://127.0.0.1:8000 --duration 2m --junit bench.xml
     """
@@ -107,6 +123,9 @@ def bench_command(
         spec = apply_overrides(
             load(scenario), url=url, duration=duration, rate=rate, users=users, seed=seed
         )
+        part = parse_shard(shard) if shard is not None else None
+        if part is not None:
+            check_shardable(spec, part)
         allowance = parse_percentage(max_regression)
         old = load_baseline(baseline) if baseline is not None else None
         if png is not None:
@@ -116,8 +135,9 @@ def bench_command(
         fail(escape(str(exc)), exc.exit_code)
     bar = _live(progress and not as_json)
     with contextlib.ExitStack() as stack:
+        shard_label = {"shard": str(part)} if part is not None else None
         metrics = open_metrics(
-            stack, "bench", metrics_port, metrics_host, otlp_endpoint, otlp_interval
+            stack, "bench", metrics_port, metrics_host, otlp_endpoint, otlp_interval, shard_label
         )
         board = stack.enter_context(Dashboard()) if live else None
         if board is not None:
@@ -136,6 +156,7 @@ def bench_command(
                         board.update if board is not None else None,
                         metrics.update if metrics is not None else None,
                     ),
+                    shard=part,
                 ),
                 on_interrupt=bar.interrupted,
             )
@@ -155,8 +176,14 @@ def bench_command(
     except ConfigError as exc:
         fail(str(exc), exc.exit_code)
     render_result(console, result, as_json=as_json)
-    if not result.passed:
-        failures = result.failures()
+    if part is not None and result.thresholds:
+        err_console.print(
+            f"shard {part}: the thresholds above are this shard's part; `wasim report merge` "
+            "judges the whole run",
+            highlight=False,
+        )
+    failures = result.failures(verdicts=part is None)
+    if failures:
         fail(f"{len(failures)} check(s) failed: {failures[0]}", ThresholdError.exit_code)
 
 

@@ -43,7 +43,9 @@ class PlanSpec:
     """What to send: a mix of kinds, how many POSTs, at what rate, with which delivery habits.
 
     `overrides` are `--set` paths into each update's item: a plain path changes a field the
-    item has (items without it are left alone), `+path` creates it.
+    item has (items without it are left alone), `+path` creates it. `only` keeps the updates
+    drawn for those phones: every update of the whole plan is still drawn, so the kept ones
+    have the ids, texts and times they have in the whole plan (`wasim bench --shard`).
     """
 
     mix: Mapping[str, float] = field(default_factory=lambda: {"text": 1.0})
@@ -59,6 +61,7 @@ class PlanSpec:
     context: ContextKind | None = None
     referral: bool = False
     senders: bool = False  # note the phone each inbound message is from (bench matches by it)
+    only: frozenset[str] | None = None  # keep the updates drawn for these phones (a bench shard)
 
 
 @dataclass(frozen=True)
@@ -246,13 +249,20 @@ def iter_plan(
         updates = _reordered(updates, spec.reorder, schedule)
     writer = EnvelopeWriter(factory, spec.style)
     late: list[tuple[float, int, Delivery]] = []  # duplicates not yet due, a heap
-    for index, group in enumerate(_batches(updates, spec.batch)):
+    only = spec.only
+    for index, drawn in enumerate(_batches(updates, spec.batch)):
         at = (share + index * shares) / spec.rate
         while late and late[0][0] <= at:
             yield heapq.heappop(late)[2]
+        # The duplicates' draws are made for every POST, kept or not, so they stay in step.
+        gaps = _duplicate_gaps(spec.duplicates, spec.rate, schedule)
+        group = [u for phone, u in drawn if only is None or phone in only]
+        if not group:
+            continue
         delivery = _delivery(factory, writer, group, secret, spec, at)
         yield delivery
-        for copy in _duplicates(delivery, spec.duplicates, spec.rate, schedule):
+        for gap in gaps:
+            copy = replace(delivery, duplicate=True, at=delivery.at + gap)
             heapq.heappush(late, (copy.at, next(_sequence), copy))
     while late:
         yield heapq.heappop(late)[2]
@@ -271,7 +281,10 @@ def check(spec: PlanSpec) -> None:
 _sequence = itertools.count()  # ties between duplicates due at the same instant
 
 
-def _draws(factory: PayloadFactory, spec: PlanSpec, posts: int) -> Iterator[Update]:
+Drawn = tuple[str | None, Update]  # an update and the phone it was drawn for
+
+
+def _draws(factory: PayloadFactory, spec: PlanSpec, posts: int) -> Iterator[Drawn]:
     # A lifecycle or call drawn last is sent whole, even past `posts` x `batch` updates.
     kinds = list(spec.mix)
     bounds = list(itertools.accumulate(spec.mix.values()))
@@ -284,12 +297,10 @@ def _draws(factory: PayloadFactory, spec: PlanSpec, posts: int) -> Iterator[Upda
         phone = phones[rng.randrange(len(phones))] if phones else None
         updates = updates_of(factory, kind, phone, spec.overrides, spec.context, spec.referral)
         drawn += len(updates)
-        yield from updates
+        yield from ((phone, update) for update in updates)
 
 
-def _reordered(
-    updates: Iterator[Update], probability: float, rng: random.Random
-) -> Iterator[Update]:
+def _reordered(updates: Iterator[Drawn], probability: float, rng: random.Random) -> Iterator[Drawn]:
     # Meta guarantees no order: each neighbour swap moves the held update one place later, so
     # `read` may arrive before `delivered` (as swapping neighbours in a list would).
     held = next(updates, None)
@@ -304,11 +315,11 @@ def _reordered(
         yield held
 
 
-def _batches(updates: Iterator[Update], size: int) -> Iterator[list[Update]]:
+def _batches(updates: Iterator[Drawn], size: int) -> Iterator[list[Drawn]]:
     if size == 1:
         yield from ([update] for update in updates)
         return
-    group: list[Update] = []
+    group: list[Drawn] = []
     for update in updates:
         group.append(update)
         if len(group) == size:
@@ -346,14 +357,13 @@ def _delivery(
     )
 
 
-def _duplicates(
-    original: Delivery, probability: float, rate: float, rng: random.Random
-) -> list[Delivery]:
-    # A second delivery with `probability`, a third for 10% of those (as mjarkk/whatsapp-dev).
-    copies: list[Delivery] = []
+def _duplicate_gaps(probability: float, rate: float, rng: random.Random) -> list[float]:
+    # A second delivery with `probability`, a third for 10% of those (as mjarkk/whatsapp-dev):
+    # each copy's delay after the original.
+    gaps: list[float] = []
     for chance in (probability, 0.1):
         if rng.random() >= chance:
             break
         gap = rng.uniform(1.0, 20.0) / rate
-        copies.append(replace(original, duplicate=True, at=original.at + gap * (len(copies) + 1)))
-    return copies
+        gaps.append(gap * (len(gaps) + 1))
+    return gaps
