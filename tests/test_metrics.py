@@ -111,6 +111,7 @@ async def test_metrics_bench_endpoint_shows_deliveries_while_running(
         return total(seen[-1], "wasim_deliveries_total", kind="socketio") > 0 and latency > 0
 
     command = ["bench", str(path), "--metrics-port", "0", "--no-progress", "--processes", "2"]
+    command += ["--shard", "1/1", "--seed", "7"]
     async with wasim(*command) as (process, url):
         await wait_for(delivering, timeout=60, interval=0.2)
         assert process.returncode is None  # read during the run, not after
@@ -120,6 +121,7 @@ async def test_metrics_bench_endpoint_shows_deliveries_while_running(
     assert total(last, "wasim_client_requests_total", kind="poll") > 0
     assert total(last, "wasim_listeners_connected") == 4
     assert total(last, "wasim_webhooks_sent_total") > 0
+    assert {dict(labels).get("shard") for _, labels in last} == {"1/1"}
     assert {dict(ls)["process"] for n, ls in last if n == "wasim_process_cpu_percent"} == {
         "listener process 1/2",
         "listener process 2/2",
