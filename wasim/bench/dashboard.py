@@ -62,7 +62,11 @@ class Dashboard:
         snapshot = self.snapshot
         if snapshot is not None and snapshot.final:
             self.final_read.set()
-        body = snapshot.model_dump(mode="json") if snapshot is not None else {"phase": "starting"}
+        body = (  # the page shows percentiles; the merged histograms are for --metrics-port
+            snapshot.model_dump(mode="json", exclude={"groups": {"__all__": {"histogram"}}})
+            if snapshot is not None
+            else {"phase": "starting"}
+        )
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     def __enter__(self) -> Dashboard:

@@ -12,11 +12,12 @@ import bisect
 import itertools
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from wasim.bench.clients import Client
+from wasim.bench.clients import COUNTERS, Client
 from wasim.bench.measure import Collector
 from wasim.bench.results import BenchResult, FaultWindow
 from wasim.bench.saturation import Monitor
@@ -28,13 +29,19 @@ if TYPE_CHECKING:  # the runner imports this module (through share)
 
 
 class LiveGroup(BaseModel):
-    """One client group so far: deliveries of measured messages already due, their latency."""
+    """One client group so far: deliveries of measured messages already due, their latency,
+    what the clients cost and how many are connected now; `histogram` is the latency
+    HdrHistogram, encoded (merged over every process in `merge`'s result)."""
 
     name: str
     kind: str
     expected: int = 0
     delivered: int = 0
     requests: int = 0
+    bytes: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    connected: int = 0
     histogram: str = ""
     latency: LatencySummary = Field(default_factory=LatencySummary, description="milliseconds")
 
@@ -95,7 +102,10 @@ class Tally:
         self.read_up_to: dict[str, int] = {}  # client -> receipts already counted
         self.due: dict[str, list[float]] = {}  # user -> scheduled times of measured messages
 
-    def read(self, clients: Sequence[Client], load: LiveLoad) -> LiveShare:
+    def read(
+        self, clients: Sequence[Client], load: LiveLoad, down: AbstractSet[str] = frozenset()
+    ) -> LiveShare:
+        """The figures so far; `down` are the clients whose connection is down now."""
         collector = self.collector
         if not self.due and collector.sent:
             for sent in collector.measured():
@@ -104,9 +114,13 @@ class Tally:
                 times.sort()
         now = time.time()
         expected = dict.fromkeys(self.histograms, 0)
-        requests = dict.fromkeys(self.histograms, 0)
+        connected = dict.fromkeys(self.histograms, 0)
+        cost = {label: dict.fromkeys(COUNTERS, 0) for label in self.histograms}
         for client in clients:
-            requests[client.group] += client.counters().get("requests", 0)
+            for name, value in client.counters().items():
+                cost[client.group][name] += value
+            if client.failed is None and client.id not in down:
+                connected[client.group] += 1
             if not client.visible or client.failed is not None:
                 continue
             expected[client.group] += bisect.bisect_right(self.due.get(client.user, []), now)
@@ -124,7 +138,11 @@ class Tally:
                 kind=g.kind,
                 expected=expected[g.label],
                 delivered=self.delivered[g.label],
-                requests=requests[g.label],
+                requests=cost[g.label]["requests"],
+                bytes=cost[g.label]["bytes"],
+                errors=cost[g.label]["errors"],
+                reconnects=cost[g.label]["reconnects"],
+                connected=connected[g.label],
                 histogram=self.histograms[g.label].encode(),
             )
             for g in self.scenario.clients
@@ -147,6 +165,11 @@ def merge(shares: Sequence[LiveShare]) -> list[LiveGroup]:
                 expected=sum(p.expected for p in parts),
                 delivered=sum(p.delivered for p in parts),
                 requests=sum(p.requests for p in parts),
+                bytes=sum(p.bytes for p in parts),
+                errors=sum(p.errors for p in parts),
+                reconnects=sum(p.reconnects for p in parts),
+                connected=sum(p.connected for p in parts),
+                histogram=histogram.encode(),
                 latency=histogram.summary(),
             )
         )

@@ -79,6 +79,7 @@ class ClientShare:
         self.start = 0.0
         self._first_error: WasimError | None = None
         self._tally: Tally | None = None
+        self.down: set[str] = set()  # clients whose connection is down now
 
     async def connect(self) -> None:
         opened = self.prepared.open_conversation()
@@ -155,10 +156,10 @@ class ClientShare:
         return self.collector.delivered_live
 
     def live(self) -> LiveShare:
-        """This process's figures so far (`wasim bench --live`)."""
+        """This process's figures so far (`wasim bench --live`, `--metrics-port`)."""
         if self._tally is None:
             self._tally = Tally(self.scenario, self.collector)
-        return self._tally.read(self.clients, load_of(self.monitor))
+        return self._tally.read(self.clients, load_of(self.monitor), self.down)
 
     async def drain(self, seconds: float) -> None:
         """Wait until every visible client holds every message, or `seconds` have passed."""
@@ -216,6 +217,10 @@ class ClientShare:
                 self.collector.take(client.id, client.group, item)
             elif isinstance(item, StateChange):
                 self.fault_log.state(client.id, item.at, item.transport, item.state)
+                if item.state == "connected":
+                    self.down.discard(client.id)
+                else:
+                    self.down.add(client.id)
             if isinstance(item, StateChange) and item.state == "failed":
                 self.warnings.append(f"{client.id} ({item.transport}) failed: {item.reason}")
 

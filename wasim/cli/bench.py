@@ -21,7 +21,19 @@ from wasim.bench.shard import ENV as SHARD_ENV
 from wasim.bench.shard import check_shardable, parse_shard
 from wasim.bench.thresholds import parse_percentage
 from wasim.cli._app import Command, app, console, err_console, fail, run
-from wasim.cli.options import HtmlFile, JsonFile, JunitFile, MarkdownFile, ResultJson
+from wasim.cli.options import (
+    HtmlFile,
+    JsonFile,
+    JunitFile,
+    MarkdownFile,
+    MetricsHost,
+    MetricsPort,
+    OtlpEndpoint,
+    OtlpInterval,
+    ResultJson,
+    fan_out,
+    open_metrics,
+)
 from wasim.errors import ConfigError, ThresholdError
 
 
@@ -93,6 +105,10 @@ def bench_command(
             "--seed (the same on every shard) or the scenario's seed.",
         ),
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    otlp_endpoint: OtlpEndpoint = None,
+    otlp_interval: OtlpInterval = "5s",
 ) -> None:
     """Measure polling versus push end to end and check the scenario's thresholds.
 
@@ -118,6 +134,10 @@ def bench_command(
         fail(escape(str(exc)), exc.exit_code)
     bar = _live(progress and not as_json)
     with contextlib.ExitStack() as stack:
+        shard_label = {"shard": str(part)} if part is not None else None
+        metrics = open_metrics(
+            stack, "bench", metrics_port, metrics_host, otlp_endpoint, otlp_interval, shard_label
+        )
         board = stack.enter_context(Dashboard()) if live else None
         if board is not None:
             err_console.print(f"live dashboard: {board.url}", highlight=False)
@@ -125,17 +145,24 @@ def bench_command(
             result = run(
                 run_bench(
                     spec,
-                    on_progress=on_progress,
+                    on_progress=fan_out(
+                        on_progress, metrics.bench_progress if metrics is not None else None
+                    ),
                     baseline=old,
                     max_regression=allowance,
                     processes=processes,
-                    on_live=board.update if board is not None else None,
+                    on_live=fan_out(
+                        board.update if board is not None else None,
+                        metrics.update if metrics is not None else None,
+                    ),
                     shard=part,
                 ),
                 on_interrupt=bar.interrupted,
             )
         if board is not None:
             board.finish(result)
+        if metrics is not None:
+            metrics.progress("done", result.traffic.posts, metrics.planned)
     try:
         write_reports(
             result,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -17,11 +18,16 @@ from wasim.cli.options import (
     JwtClaim,
     JwtSecret,
     Ledger,
+    MetricsHost,
+    MetricsPort,
     NoLedger,
+    OtlpEndpoint,
+    OtlpInterval,
     SocketioPath,
     StreamPath,
     Token,
     WsPath,
+    open_metrics,
 )
 from wasim.ledger import ledger_path
 from wasim.listen import ListenOptions, Summary, credentials
@@ -105,6 +111,10 @@ def listen_command(
     no_ledger: NoLedger = False,
     quiet: Annotated[bool, typer.Option(help="No live tail; the summary only.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="NDJSON lines instead.")] = False,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    otlp_endpoint: OtlpEndpoint = None,
+    otlp_interval: OtlpInterval = "5s",
 ) -> None:
     """Hold push listeners open for one or many users and tail what they receive.
 
@@ -159,10 +169,17 @@ def listen_command(
         )
         count = len(who) * per_user
         spread = processes or default_processes(count)
-        return await listen_spread(options, emit, spread, stop)
+        on_figures = metrics.update if metrics is not None else None
+        return await listen_spread(options, emit, spread, stop, on_figures=on_figures)
 
     stop = asyncio.Event()  # Ctrl-C: the summary so far, then exit 130
-    summary = run(go(), stop=stop)
+    with contextlib.ExitStack() as stack:
+        metrics = open_metrics(
+            stack, "listen", metrics_port, metrics_host, otlp_endpoint, otlp_interval
+        )
+        summary = run(go(), stop=stop)
+        if metrics is not None:
+            metrics.progress("done")
     if json_output:
         print_json({"type": "summary", **summary.model_dump(mode="json")})
     else:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
+
+from wasim.cli._app import err_console, fail
+from wasim.errors import ConfigError
+from wasim.units import parse_duration
+
+if TYPE_CHECKING:  # prometheus-client: imported by the commands that serve metrics only
+    from wasim.observe import Command, Metrics
+
+T = TypeVar("T")
 
 
 def setting(name: str, help: str, min: float | None = None) -> Any:
@@ -55,3 +67,69 @@ JunitFile = Annotated[
 ]
 MarkdownFile = Annotated[Path | None, typer.Option(help="Write a Markdown summary here.")]
 HtmlFile = Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")]
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Serve live Prometheus metrics on this port while the run lasts (0: a free "
+        "port; the address is printed on stderr).",
+    ),
+]
+MetricsHost = Annotated[
+    str, typer.Option(help="Address of the metrics endpoint (0.0.0.0 to be scraped in a pod).")
+]
+OtlpEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        help="Push the same metrics over OTLP/HTTP to this OpenTelemetry collector, e.g. "
+        "http://collector:4318 (needs the otlp extra).",
+    ),
+]
+OtlpInterval = Annotated[str, typer.Option(help="How often to push over OTLP, e.g. 5s.")]
+
+
+def open_metrics(
+    stack: contextlib.ExitStack,
+    command: Command,
+    port: int | None,
+    host: str,
+    otlp_endpoint: str | None,
+    otlp_interval: str,
+    labels: Mapping[str, str] | None = None,
+) -> Metrics | None:
+    """Start the run's metrics (until `stack` closes) when asked for; print the address."""
+    if port is None and otlp_endpoint is None:
+        return None
+    from wasim.observe import Metrics
+
+    try:
+        interval = parse_duration(otlp_interval, "--otlp-interval")
+        metrics = Metrics(
+            command,
+            port=port,
+            host=host,
+            otlp_endpoint=otlp_endpoint,
+            otlp_interval=interval,
+            labels=labels,
+        )
+        stack.enter_context(metrics)
+    except ConfigError as exc:
+        fail(escape(str(exc)), exc.exit_code)  # escaped: 'wasim[otlp]' is not Rich markup
+    if metrics.url is not None:
+        err_console.print(f"metrics: {metrics.url}", highlight=False, soft_wrap=True)
+    return metrics
+
+
+def fan_out(*callbacks: Callable[[T], None] | None) -> Callable[[T], None] | None:
+    """One callback calling each of `callbacks` that is not None (None if none is)."""
+    present = [callback for callback in callbacks if callback is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def every(value: T) -> None:
+        for callback in present:
+            callback(value)
+
+    return every

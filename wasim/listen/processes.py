@@ -12,7 +12,7 @@ import contextlib
 import signal
 from collections import Counter
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -22,6 +22,9 @@ from wasim.listen.summary import Summary
 from wasim.workers import Child, spawn_child
 
 _WIRE: TypeAdapter[ListenOptions] = TypeAdapter(ListenOptions)  # a child's share, as JSON
+
+if TYPE_CHECKING:
+    from wasim.listen.figures import Gatherer, OnFigures
 
 
 def encode_options(options: ListenOptions) -> dict[str, Any]:
@@ -36,16 +39,17 @@ def shares(options: ListenOptions, processes: int) -> list[ListenOptions]:
     """Deal the run's listeners round-robin to `processes` children, each ramping its part."""
     everyone = list(options.assignments())
     ramp = options.ramp / processes if options.ramp else None
+    parts = [everyone[n::processes] for n in range(processes) if everyone[n::processes]]
     return [
         replace(
             options,
-            credentials=tuple(everyone[n::processes]),
+            credentials=tuple(part),
             per_user=1,
             ramp=ramp,
             lean_above=options.lean_above // processes,
+            process=f"{n}/{len(parts)}",
         )
-        for n in range(processes)
-        if everyone[n::processes]
+        for n, part in enumerate(parts, start=1)
     ]
 
 
@@ -55,18 +59,29 @@ async def listen_spread(
     processes: int,
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
+    on_figures: OnFigures | None = None,
 ) -> Summary:
-    """Like `listen`, over `processes` child processes (one means: in this process)."""
+    """Like `listen`, over `processes` child processes (one means: in this process).
+
+    `on_figures` gets the live figures of every process, merged, once a second.
+    """
     options.check()
     if processes <= 1:
-        return await listen(options, emit, stop, handle_signals)
+        if on_figures is None:
+            return await listen(options, emit, stop, handle_signals)
+        gatherer = _gatherer(on_figures, 1)
+        return await listen(
+            options, gatherer.watch(emit), stop, handle_signals, lambda s: gatherer.take(0, s)
+        )
     stop = stop or asyncio.Event()
     parts = shares(options, processes)
+    if on_figures is not None:
+        parts = [replace(part, figures=True) for part in parts]
     with stopping_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        merged = _Merger(len(parts), emit)
+        merged = _Merger(len(parts), emit, on_figures)
         children = [
-            _Listener(await spawn_child("wasim.listen.child", encode_options(part)), merged)
-            for part in parts
+            _Listener(await spawn_child("wasim.listen.child", encode_options(part)), merged, number)
+            for number, part in enumerate(parts)
         ]
         everyone = asyncio.create_task(_all([child.reader for child in children]))
         stopper = asyncio.create_task(_all([stop.wait()]))
@@ -86,26 +101,38 @@ async def _all(waits: list[Any]) -> None:
 
 
 class _Listener(Child):
-    def __init__(self, process: asyncio.subprocess.Process, merger: _Merger) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, merger: _Merger, number: int) -> None:
         self.merger = merger
+        self.number = number
         super().__init__(process, "a listener process")
 
     def take(self, kind: str, record: dict[str, Any]) -> None:
-        self.merger.take(kind, record)
+        self.merger.take(kind, record, self.number)
+
+
+def _gatherer(on_figures: OnFigures, children: int) -> Gatherer:
+    from wasim.listen.figures import Gatherer  # imports wasim.bench: only when asked
+
+    return Gatherer(on_figures, children)
 
 
 class _Merger:
-    """Forwards children's records, announces `ready` once all are, and adds up summaries."""
+    """Forwards children's records, announces `ready` once all are, adds up summaries, and
+    merges the children's live figures (`on_figures`)."""
 
-    def __init__(self, children: int, emit: Emit) -> None:
+    def __init__(self, children: int, emit: Emit, on_figures: OnFigures | None = None) -> None:
         self.children = children
-        self.emit = emit
+        self.gatherer = _gatherer(on_figures, children) if on_figures is not None else None
+        self.emit = self.gatherer.watch(emit) if self.gatherer is not None else emit
         self.ready: list[dict[str, Any]] = []
         self.summaries: list[Summary] = []
 
-    def take(self, kind: str, record: dict[str, Any]) -> None:
+    def take(self, kind: str, record: dict[str, Any], child: int = 0) -> None:
         if kind == "summary":
             self.summaries.append(Summary.model_validate(record))
+        elif kind == "figures":
+            if self.gatherer is not None:
+                self.gatherer.take(child, record)
         elif kind == "ready":
             self.ready.append(record)
             if len(self.ready) == self.children:

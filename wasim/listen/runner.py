@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psutil
@@ -25,6 +25,9 @@ from wasim.transports import PUSH_KINDS, ListenerConfig, Received, StateChange, 
 from wasim.transports._push import PushListener
 from wasim.transports.base import Listener
 from wasim.transports.hybrid import HybridListener
+
+if TYPE_CHECKING:
+    from wasim.bench.live import LiveShare
 
 HTTP_KINDS = ("sse", "poll", "poll-optimized")
 # Ids remembered per listener, oldest forgotten first: a message shows twice within seconds
@@ -53,6 +56,8 @@ class ListenOptions:
     lean_above: int = 1000
     ledger: str | None = None  # a send ledger to follow for exact latencies (wasim.ledger)
     id_paths: tuple[str, ...] = ()  # where events carry the id (wasim.correlate); () = anywhere
+    figures: bool = False  # a listener process sends its live figures to its parent
+    process: str = "1/1"  # which listener process this is, for its figures
 
     def assignments(self) -> Iterator[Credential]:
         for credential in self.credentials:
@@ -178,6 +183,11 @@ class Run:
         if self.options.tail:
             self.emit(event_record(item, matches, latency, source))
 
+    @property
+    def connected_now(self) -> int:
+        """Listeners that connected and are not down now."""
+        return self.summary.connected - len(self._down)
+
     async def close_all(self) -> None:
         self.summary.down_at_end = len(self._down)
         await asyncio.gather(*(listener.close() for listener in self.listeners))
@@ -189,6 +199,20 @@ class Run:
             self.summary.add_stats(listener.stats)
             if isinstance(listener, HybridListener):
                 self.summary.poll_requests += listener.poller.stats.requests
+
+
+@contextlib.asynccontextmanager
+async def _reporting(run: Run, on_share: Callable[[LiveShare], None] | None) -> AsyncIterator[None]:
+    if on_share is None:
+        yield
+        return
+    from wasim.listen.figures import report  # imports wasim.bench: only when asked
+
+    task = asyncio.create_task(report(run, on_share))
+    try:
+        yield
+    finally:
+        await cancel(task)
 
 
 def resident_bytes() -> int:
@@ -217,9 +241,11 @@ async def listen(
     emit: Emit,
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
+    on_share: Callable[[LiveShare], None] | None = None,
 ) -> Summary:
     """Hold every listener until `stop` is set or `duration` passes; return the summary.
 
+    `on_share` gets this process's live figures once a second (wasim.listen.figures).
     If no listener could connect at all, raise the first refusal (AuthError, TargetError …).
     """
     options.check()
@@ -228,34 +254,35 @@ async def listen(
     begun = time.monotonic()
     rss_before = resident_bytes()
     with stopping_on_signals(stop) if handle_signals else contextlib.nullcontext():
-        run.latencies.start()
-        starting = asyncio.create_task(run.start_all())
-        waiting = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        if starting.done():
-            await starting
-            if run.summary.connected == 0 and run.first_error is not None:
-                waiting.cancel()
-                await run.latencies.close()
-                raise run.first_error
-            emit(
-                {
-                    "type": "ready",
-                    "at": time.time(),
-                    "requested": run.summary.requested,
-                    "connected": run.summary.connected,
-                    "failed": run.summary.failed,
-                    "failures": dict(run.summary.failures),
-                    "seconds": time.monotonic() - begun,
-                    "rss_before": rss_before,
-                    "rss": resident_bytes(),
-                }
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiting, options.duration)
-        else:
-            await cancel(starting)
-        waiting.cancel()
-        await run.close_all()
+        async with _reporting(run, on_share):
+            run.latencies.start()
+            starting = asyncio.create_task(run.start_all())
+            waiting = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                await starting
+                if run.summary.connected == 0 and run.first_error is not None:
+                    waiting.cancel()
+                    await run.latencies.close()
+                    raise run.first_error
+                emit(
+                    {
+                        "type": "ready",
+                        "at": time.time(),
+                        "requested": run.summary.requested,
+                        "connected": run.summary.connected,
+                        "failed": run.summary.failed,
+                        "failures": dict(run.summary.failures),
+                        "seconds": time.monotonic() - begun,
+                        "rss_before": rss_before,
+                        "rss": resident_bytes(),
+                    }
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiting, options.duration)
+            else:
+                await cancel(starting)
+            waiting.cancel()
+            await run.close_all()
     run.summary.duration = time.monotonic() - begun
     return run.summary
