@@ -14,7 +14,8 @@ COPY pyproject.toml README.md ./
 COPY wasim ./wasim
 COPY mock_backend ./mock_backend
 COPY scenarios ./scenarios
-RUN pip install . && rm -rf /src
+# With the otlp extra: a pod can push its live metrics to a collector (--otlp-endpoint).
+RUN pip install '.[otlp]' && rm -rf /src
 
 # Not root; uid 10001 is what the Kubernetes manifests' fsGroup and runAsUser name.
 RUN useradd --create-home --uid 10001 wasim

@@ -336,7 +336,7 @@ def test_dockerfile_builds_wasim_from_the_copied_files_only(tmp_path: Path) -> N
     archive = zipfile.ZipFile(wheel)
     entry_points = next(n for n in archive.namelist() if n.endswith("entry_points.txt"))
     assert instructions[0] == ("FROM", "python:3.11-slim")
-    assert ("RUN", "pip install . && rm -rf /src") in instructions
+    assert ("RUN", "pip install '.[otlp]' && rm -rf /src") in instructions
     assert ("ENTRYPOINT", '["wasim"]') in instructions
     assert "wasim = wasim.cli:main" in archive.read(entry_points).decode()
     assert {"wasim/scenarios/ci-smoke.toml", "mock_backend/__init__.py"} <= set(archive.namelist())
@@ -344,16 +344,16 @@ def test_dockerfile_builds_wasim_from_the_copied_files_only(tmp_path: Path) -> N
 
 def test_dockerfile_dependencies_install_from_wheels_on_the_slim_image(tmp_path: Path) -> None:
     """python:3.11-slim has no C compiler: its `pip install .` must find a wheel for every
-    dependency (CPython 3.11, manylinux x86_64). Resolved with pip, nothing installed."""
+    dependency (the otlp extra's too) (CPython 3.11, manylinux x86_64). Resolved with pip, nothing installed."""
     target = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11"]
     target += ["--implementation", "cp", "--abi", "cp311", "--target", str(tmp_path / "t")]
     command = [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed"]
-    command += ["--only-binary=:all:", *target, "--report", str(tmp_path / "r.json"), str(ROOT)]
+    command += ["--only-binary=:all:", *target, "--report", str(tmp_path / "r.json"), f"{ROOT}[otlp]"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     names = {item["metadata"]["name"].lower() for item in report["install"]}
-    assert {"wasim", "uvicorn", "hdrhistogram", "asyncpg", "psutil"} <= names
+    assert {"wasim", "uvicorn", "hdrhistogram", "asyncpg", "opentelemetry-sdk"} <= names
 
 
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
