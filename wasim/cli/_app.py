@@ -15,6 +15,7 @@ from typing import IO, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from wasim.errors import WasimError
@@ -175,8 +176,11 @@ def wasim(
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    """Print one red line to stderr and exit with `exit_code`, without a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one red line to stderr and exit with `exit_code`, without a traceback.
+
+    `message` is plain text, never Rich markup: errors name TOML tables ([backend]) and extras
+    ('wasim[png]')."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=exit_code)
 
 

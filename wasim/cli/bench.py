@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wasim.bench import Progress as BenchProgress
@@ -130,8 +129,7 @@ def bench_command(
         if png is not None:
             check_available()
     except ConfigError as exc:
-        # escaped: scenario messages name TOML tables such as [backend], which are Rich markup
-        fail(escape(str(exc)), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     bar = _live(progress and not as_json)
     with contextlib.ExitStack() as stack:
         shard_label = {"shard": str(part)} if part is not None else None

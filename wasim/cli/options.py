@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
 
 from wasim.cli._app import err_console, fail
 from wasim.errors import ConfigError
@@ -114,7 +113,7 @@ def open_metrics(
         )
         stack.enter_context(metrics)
     except ConfigError as exc:
-        fail(escape(str(exc)), exc.exit_code)  # escaped: 'wasim[otlp]' is not Rich markup
+        fail(str(exc), exc.exit_code)
     if metrics.url is not None:
         err_console.print(f"metrics: {metrics.url}", highlight=False, soft_wrap=True)
     return metrics
