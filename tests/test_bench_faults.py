@@ -93,6 +93,8 @@ async def test_drop_without_resume_loses_push_messages_and_hybrid_polling_recove
     assert hybrid.reached["never"] == 0, hybrid
     assert hybrid.reached["poll"] > 0
     assert hybrid.fallback_started and min(hybrid.fallback_started) >= 1000
+    # Push back: one more poll (what came since the last one) before polling stops.
+    assert hybrid.fallback_stopped and min(hybrid.fallback_stopped) > 0
 
 
 async def test_drop_with_resume_replays_what_was_sent_during_it(backend_url: str) -> None:

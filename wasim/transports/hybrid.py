@@ -12,7 +12,8 @@ from wasim.transports.poll import PollListener
 
 
 class HybridListener(Listener):
-    """Push first; after `after` seconds without it, poll every `every` s until it is back.
+    """Push first; after `after` seconds without it, poll every `every` s until it is back,
+    then poll once more (what was sent since the last poll) and stop.
 
     Its items are both listeners' (poll items have transport "poll"): the consumer, which
     matches them to what was sent, counts a message once, by whichever showed it first.
@@ -63,9 +64,12 @@ class HybridListener(Listener):
             self._timer = asyncio.create_task(self._fall_back())
         elif change.state == "connected":
             self._cancel_timer()
-            if self.fallbacks and len(self.fallbacks[-1]) == 1:
-                self.fallbacks[-1].append(change.at)
             await self.poller.stop()
+            if self.fallbacks and len(self.fallbacks[-1]) == 1:
+                # A message sent between the last poll and the new subscription comes neither
+                # way from a backend without resume: one more poll, then polling has stopped.
+                await self.poller.poll_once()
+                self.fallbacks[-1].append(time.time())
 
     async def _fall_back(self) -> None:
         await asyncio.sleep(self.after)

@@ -75,6 +75,13 @@ class PollListener(Listener):
         if self.poll.detail_interval:
             self._tasks.append(asyncio.create_task(self._every(self.poll.detail_interval, True)))
 
+    async def poll_once(self) -> None:
+        """One list poll now, outside the timers (hybrid's catch-up when push is back)."""
+        try:
+            await self._poll_list()
+        except WasimError as exc:
+            self.stats.error(str(exc))
+
     async def stop(self) -> None:
         """Stop the timers; the listener stays usable and `start()` resumes polling."""
         tasks, self._tasks = self._tasks, []
