@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,9 +15,7 @@ from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.cli.options import AppSecret, AsJson, Ledger, NoLedger, VerifyToken
 from wasim.ledger import ledger_path
 from wasim.payloads.kinds import help_text
-from wasim.payloads.model import ContextKind, Shape
-from wasim.send.encoding import SignMode, Style
-from wasim.send.job import JobOutcome, SendJob, printable, run_job, sign_source
+from wasim.send.job import JobOutcome, SendJob, from_named, printable, run_job, sign_source
 from wasim.send.report import GUIDANCE_MEDIAN_MS, IDS_KEPT, SendReport
 from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
@@ -135,23 +133,19 @@ def send_command(
 
     Example: wasim send text --body hola --from 5215512345678
     """
-    sign_mode: SignMode = (
+    sign_mode = (
         "bad-secret" if bad_secret else "none" if no_signature else "tamper" if tamper else "valid"
     )
-    context: ContextKind | None = "reply" if reply else "forwarded" if forwarded else None
-    job = SendJob(
+    context = "reply" if reply else "forwarded" if forwarded else None
+    job = from_named(  # SendJob's other fields are the options of the same names
+        SendJob,
+        locals(),
         target=Target(url=url, app_secret=app_secret, webhook_path=path, timeout=timeout),
-        kind=kind, status=status, mix=mix, body=body, from_phone=from_phone, name=name,
-        wamid=wamid, sets=sets or (), phones=[p for p in (phones or "").split(",") if p],
-        context=context, referral=referral, rate=rate, count=count, duration=duration,
-        batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
-        processes=processes,
-        retry=retry, time_scale=time_scale, seed=seed, marker=marker, shape=cast(Shape, shape),
-        failed_contacts=failed_contacts, expect=expect,
-        locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
-        print_only=print_only, record_to=record_to, replay=replay,
+        sets=sets or (),
+        phones=[p for p in (phones or "").split(",") if p],
+        locales=locale or (),
         ledger=ledger_path(ledger, not no_ledger),
-    )  # fmt: skip
+    )
     progress = Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=as_json or not err_console.is_terminal,
