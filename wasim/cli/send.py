@@ -19,6 +19,7 @@ from wasim.send.job import JobOutcome, SendJob, from_named, printable, run_job, 
 from wasim.send.report import GUIDANCE_MEDIAN_MS, IDS_KEPT, SendReport
 from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
+from wasim.stats import LatencySummary
 
 
 @app.command("send", cls=Command)
@@ -229,7 +230,6 @@ def send_table(report: SendReport, endpoint: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column()
     table.add_column(overflow="fold")
-    latency, lag = report.latency.summary(), report.lag.summary()
     if not report.codes.get("200"):
         guidance = "not judged: no 200 answers"
     else:
@@ -245,9 +245,9 @@ def send_table(report: SendReport, endpoint: str) -> Table:
         ("retries", report.retries),
         ("duplicates", report.duplicates),
         ("gave up", report.gave_up),
-        ("receiver latency", _ms(latency.p50, latency.p95, latency.p99, latency.max)),
+        ("receiver latency", _ms(report.latency.summary())),
         ("Meta guidance", guidance),
-        ("schedule lag", _ms(lag.p50, lag.p95, lag.p99, lag.max)),
+        ("schedule lag", _ms(report.lag.summary())),
     ]
     if report.ids and report.planned <= IDS_KEPT:
         rows.append(("ids", "\n".join(report.ids)))
@@ -256,8 +256,8 @@ def send_table(report: SendReport, endpoint: str) -> Table:
     return table
 
 
-def _ms(p50: float, p95: float, p99: float, top: float) -> str:
-    return f"p50 {p50:.1f} · p95 {p95:.1f} · p99 {p99:.1f} · max {top:.1f} ms"
+def _ms(s: LatencySummary) -> str:
+    return f"p50 {s.p50:.1f} · p95 {s.p95:.1f} · p99 {s.p99:.1f} · max {s.max:.1f} ms"
 
 
 def render_signature(value: str, as_json: bool) -> None:
