@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,12 +15,11 @@ from wasim.cli._app import Command, app, console, err_console, fail, run
 from wasim.cli.options import AppSecret, AsJson, Ledger, NoLedger, VerifyToken
 from wasim.ledger import ledger_path
 from wasim.payloads.kinds import help_text
-from wasim.payloads.model import ContextKind, Shape
-from wasim.send.encoding import SignMode, Style
-from wasim.send.job import JobOutcome, SendJob, printable, run_job, sign_source
+from wasim.send.job import JobOutcome, SendJob, from_named, printable, run_job, sign_source
 from wasim.send.report import GUIDANCE_MEDIAN_MS, IDS_KEPT, SendReport
 from wasim.send.sender import Target
 from wasim.send.verify import VerifyResult, verify
+from wasim.stats import LatencySummary
 
 
 @app.command("send", cls=Command)
@@ -135,23 +134,19 @@ def send_command(
 
     Example: wasim send text --body hola --from 5215512345678
     """
-    sign_mode: SignMode = (
+    sign_mode = (
         "bad-secret" if bad_secret else "none" if no_signature else "tamper" if tamper else "valid"
     )
-    context: ContextKind | None = "reply" if reply else "forwarded" if forwarded else None
-    job = SendJob(
+    context = "reply" if reply else "forwarded" if forwarded else None
+    job = from_named(  # SendJob's other fields are the options of the same names
+        SendJob,
+        locals(),
         target=Target(url=url, app_secret=app_secret, webhook_path=path, timeout=timeout),
-        kind=kind, status=status, mix=mix, body=body, from_phone=from_phone, name=name,
-        wamid=wamid, sets=sets or (), phones=[p for p in (phones or "").split(",") if p],
-        context=context, referral=referral, rate=rate, count=count, duration=duration,
-        batch=batch, duplicates=duplicates, reorder=reorder, concurrency=concurrency,
-        processes=processes,
-        retry=retry, time_scale=time_scale, seed=seed, marker=marker, shape=cast(Shape, shape),
-        failed_contacts=failed_contacts, expect=expect,
-        locales=locale or (), style=cast(Style, style), sign_mode=sign_mode,
-        print_only=print_only, record_to=record_to, replay=replay,
+        sets=sets or (),
+        phones=[p for p in (phones or "").split(",") if p],
+        locales=locale or (),
         ledger=ledger_path(ledger, not no_ledger),
-    )  # fmt: skip
+    )
     progress = Progress(
         TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=as_json or not err_console.is_terminal,
@@ -235,7 +230,6 @@ def send_table(report: SendReport, endpoint: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column()
     table.add_column(overflow="fold")
-    latency, lag = report.latency.summary(), report.lag.summary()
     if not report.codes.get("200"):
         guidance = "not judged: no 200 answers"
     else:
@@ -251,9 +245,9 @@ def send_table(report: SendReport, endpoint: str) -> Table:
         ("retries", report.retries),
         ("duplicates", report.duplicates),
         ("gave up", report.gave_up),
-        ("receiver latency", _ms(latency.p50, latency.p95, latency.p99, latency.max)),
+        ("receiver latency", _ms(report.latency.summary())),
         ("Meta guidance", guidance),
-        ("schedule lag", _ms(lag.p50, lag.p95, lag.p99, lag.max)),
+        ("schedule lag", _ms(report.lag.summary())),
     ]
     if report.ids and report.planned <= IDS_KEPT:
         rows.append(("ids", "\n".join(report.ids)))
@@ -262,8 +256,8 @@ def send_table(report: SendReport, endpoint: str) -> Table:
     return table
 
 
-def _ms(p50: float, p95: float, p99: float, top: float) -> str:
-    return f"p50 {p50:.1f} · p95 {p95:.1f} · p99 {p99:.1f} · max {top:.1f} ms"
+def _ms(s: LatencySummary) -> str:
+    return f"p50 {s.p50:.1f} · p95 {s.p95:.1f} · p99 {s.p99:.1f} · max {s.max:.1f} ms"
 
 
 def render_signature(value: str, as_json: bool) -> None:

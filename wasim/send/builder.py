@@ -25,9 +25,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from wasim.errors import ConfigError, TargetError, WasimError
+from wasim.errors import TargetError, WasimError
 from wasim.send.plan import Recipe
 from wasim.send.wire import request_bytes
+from wasim.workers import error_from, error_record
 
 CHUNK = 256
 # The schedule starts when the first chunk is here: it is small, quick to build, and each next
@@ -156,8 +157,8 @@ class Builder:
             del buffer[:size]
             if message == _END:
                 return self._finish(None)
-            if isinstance(message, tuple):  # ("error", text, exit code)
-                return self._finish(_error(message))
+            if isinstance(message, dict):  # workers.error_record
+                return self._finish(error_from(message, "the builder process failed"))
             self._chunks.append((message, size))
             self._held += size
         if self._held >= self.read_ahead:
@@ -170,12 +171,6 @@ class Builder:
         self.done = True
         self._pause()
         self._ready.set()
-
-
-def _error(message: tuple[Any, ...]) -> WasimError:
-    _, text, code = message
-    error: WasimError = ConfigError(text) if code == ConfigError.exit_code else WasimError(text)
-    return error
 
 
 def _child(recipe: Recipe, head: bytes, write: int) -> None:
@@ -221,6 +216,6 @@ def build(recipe: Recipe, head: bytes, write: Any) -> None:
     except BrokenPipeError:
         pass  # the sender is gone or closed us
     except WasimError as exc:
-        send(("error", str(exc), exc.exit_code))
+        send(error_record(exc))
     except Exception as exc:  # a bug: say it rather than leave the sender waiting
-        send(("error", f"the builder process failed: {exc!r}", WasimError.exit_code))
+        send(error_record(WasimError(f"the builder process failed: {exc!r}")))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from wasim.errors import ConfigError
 from wasim.payloads import Contact, PayloadFactory, Update
 
 Style = Literal["meta", "plain"]
 SignMode = Literal["valid", "bad-secret", "none", "tamper"]
-SIGN_MODES: tuple[SignMode, ...] = ("valid", "bad-secret", "none", "tamper")
+SIGN_MODES: tuple[SignMode, ...] = get_args(SignMode)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 USER_AGENT = "facebookexternalua"
 _META_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import math
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wasim.errors import ConfigError
 from wasim.ledger import LedgerWriter
@@ -30,13 +31,13 @@ from wasim.units import parse_duration, parse_rate
 __all__ = [
     "JobOutcome",
     "SendJob",
-    "parse_duration",
-    "parse_rate",
-    "parse_sets",
+    "from_named",
     "plan_of",
     "recipe_of",
     "run_job",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,13 @@ class SendJob:
     record_to: Path | None = None
     replay: Path | None = None
     ledger: Path | None = None  # where to note each POST's ids and times (wasim.ledger)
+
+
+def from_named(cls: Callable[..., T], values: Mapping[str, Any], **given: Any) -> T:
+    """A `cls` made of `given`, and of the `values` named like its other parameters (a
+    command's options, a job's fields): each option is then written once, in `cls`."""
+    known = inspect.signature(cls).parameters
+    return cls(**{**{k: v for k, v in values.items() if k in known}, **given})
 
 
 @dataclass
@@ -120,30 +128,24 @@ def recipe_of(job: SendJob) -> Recipe:
     if job.wamid is not None:
         overrides.setdefault("id", job.wamid)
     check_sets(overrides, mix, job.shape)
-    spec = PlanSpec(
+    spec = from_named(
+        PlanSpec,
+        vars(job),
         mix=mix,
         count=count,
         rate=rate,
-        batch=job.batch,
-        duplicates=job.duplicates,
-        reorder=job.reorder,
         phones=[job.from_phone] if job.from_phone else list(job.phones),
-        style=job.style,
-        sign_mode=job.sign_mode,
         overrides=overrides,
-        context=job.context,
-        referral=job.referral,
     )
     check(spec)
     names = ((job.from_phone, job.name),) if job.from_phone and job.name else ()
-    return Recipe(
+    return from_named(
+        Recipe,
+        vars(job),
         spec=spec,
         secret=job.target.app_secret,
-        seed=job.seed,
-        shape=job.shape,
         locales=tuple(job.locales),
         markers=job.marker,
-        failed_contacts=job.failed_contacts,
         names=names,
     )
 

@@ -34,12 +34,8 @@ def check_sets(sets: Mapping[str, object], mix: Mapping[str, float], shape: Shap
     wanted = [path for path in sets if not path.startswith(CREATE)]
     if not wanted:
         return
-    samples = {}
-    for kind in mix:
-        factory = PayloadFactory(
-            seed=0, shape=shape
-        )  # a scratch draw: the plan's seed is untouched
-        samples[kind] = [u.item for u in factory.updates(kind)]
+    # Scratch draws: the plan's seed is untouched.
+    samples = {k: [u.item for u in PayloadFactory(seed=0, shape=shape).updates(k)] for k in mix}
     for path in wanted:
         if any(has_path(item, path) for items in samples.values() for item in items):
             continue

@@ -62,22 +62,21 @@ class SendReport:
 
     def tally(self, status: int | None, error: str | None, attempts: int, duplicate: bool) -> None:
         """Count one planned POST after its last attempt."""
-        self.sent += 1
         self.retries += attempts - 1
         self.duplicates += duplicate
         if status is not None:
-            self.answers[f"{status // 100}xx"] += 1
-            self.codes[str(status)] += 1
-        elif error == "timeout":
+            return self.tally_answered({status: 1})
+        self.sent += 1
+        self.gave_up += 1
+        if error == "timeout":
             self.timeouts += 1
         else:
             self.errors += 1
             self.first_error = self.first_error or error
-        self.gave_up += status != 200
 
     def tally_answered(self, counts: Mapping[int, int]) -> None:
-        """Count planned POSTs answered at their first attempt (duplicates aside), `counts`
-        of them by status code: `tally` for many at once."""
+        """Count answered planned POSTs, `counts` of them by status code: `tally` for many at
+        once (the sender's POSTs answered at their first attempt, duplicates aside)."""
         for status, count in counts.items():
             self.sent += count
             self.answers[f"{status // 100}xx"] += count

@@ -6,29 +6,15 @@ from dataclasses import dataclass
 
 from wasim.errors import ConfigError
 
+_HOUR = 3600.0
 # Meta publishes no schedule, only "decreasing frequency for up to 7 days" (reference §5):
 # quick retries first, then hours apart, the last ones about a day apart.
-_META_DELAYS = (
-    0.0,
-    15.0,
-    60.0,
-    300.0,
-    900.0,
-    1800.0,
-    3600.0,
-    2 * 3600.0,
-    4 * 3600.0,
-    8 * 3600.0,
-    12 * 3600.0,
-    20 * 3600.0,
-    24 * 3600.0,
-    24 * 3600.0,
-    24 * 3600.0,
-    24 * 3600.0,
-    24 * 3600.0,
-)
-_FAST_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # 8 attempts in all
-PROFILES = ("none", "fast", "meta")
+_DELAYS: dict[str, tuple[float, ...]] = {
+    "none": (),
+    "fast": (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),  # 8 attempts in all
+    "meta": (0.0, 15.0, 60.0, 300.0, 900.0, 1800.0, *(h * _HOUR for h in (1, 2, 4, 8, 12, 20)))
+    + (24 * _HOUR,) * 5,
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +33,6 @@ def retry_profile(name: str, time_scale: float = 1.0) -> RetryProfile:
     """`none`, `fast` (1, 2, 4 … s, 8 attempts) or `meta` (7 days); `time_scale` speeds it up."""
     if time_scale <= 0:
         raise ConfigError("--time-scale must be greater than 0")
-    table = {"none": (), "fast": _FAST_DELAYS, "meta": _META_DELAYS}
-    if name not in table:
-        raise ConfigError(f"unknown retry profile {name!r}; one of: {', '.join(PROFILES)}")
-    return RetryProfile(name, tuple(delay / time_scale for delay in table[name]))
+    if name not in _DELAYS:
+        raise ConfigError(f"unknown retry profile {name!r}; one of: {', '.join(_DELAYS)}")
+    return RetryProfile(name, tuple(delay / time_scale for delay in _DELAYS[name]))

@@ -140,30 +140,19 @@ class Times:
         self.slow = 0
 
 
+@dataclass(slots=True, eq=False)
 class _Post:
     """One planned POST while it is under way: its prebuilt request, what it carries (a
     builder's `Ready` tuple) and its times."""
 
-    __slots__ = ("request", "at", "duplicate", "wamids", "statuses", "markers", "started",
-                 "answered")  # fmt: skip
-
-    def __init__(
-        self,
-        request: bytes,
-        at: float,
-        duplicate: bool,
-        wamids: tuple[str, ...],
-        statuses: tuple[tuple[str, str], ...],
-        markers: Mapping[str, str],
-    ) -> None:
-        self.request = request
-        self.at = at
-        self.duplicate = duplicate
-        self.wamids = wamids
-        self.statuses = statuses
-        self.markers = markers
-        self.started = 0.0  # seconds after t0, first attempt
-        self.answered = -1.0  # first attempt's answer, -1 when none
+    request: bytes
+    at: float
+    duplicate: bool
+    wamids: tuple[str, ...]
+    statuses: tuple[tuple[str, str], ...]
+    markers: Mapping[str, str]
+    started: float = 0.0  # seconds after t0, first attempt
+    answered: float = -1.0  # first attempt's answer, -1 when none
 
 
 class _Runner:
