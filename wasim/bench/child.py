@@ -64,7 +64,10 @@ async def run(job: dict[str, Any], reader: asyncio.StreamReader) -> None:
                 if drain is None:
                     return
                 await share.drain(float(drain["seconds"]))
-                write_record({"type": "drained"})
+                drained: dict[str, Any] = {"type": "drained"}
+                if job.get("live"):  # the live view ends at what the drain left
+                    drained["live"] = share.live().model_dump(mode="json")
+                write_record(drained)
                 if await _next(reader) is None:
                     return
             finally:

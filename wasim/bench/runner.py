@@ -179,7 +179,9 @@ class _Run:
                 )
             self._report()
 
-    def _report(self) -> None:
+    def _report(self, last: bool = False) -> None:
+        """Progress, and the live figures once a second; `last`: the drain is over, so the
+        live view ends at the figures the results will hold."""
         if self.on_progress is None and self.on_live is None:
             return
         traffic = self.scenario.traffic
@@ -199,7 +201,7 @@ class _Run:
             self.on_live is not None
             and self.listeners is not None
             and measuring
-            and self.feed.due()
+            and (last or self.feed.due())
         ):
             shares = self.listeners.live()
             if len(shares) == self.processes:  # every listener process has reported
@@ -261,6 +263,7 @@ class _Run:
         self.phase = "draining"
         await listeners.drain(drain_time(scenario))
         window_end = time.time()
+        self._report(last=True)
         reports = await listeners.finish()
         saturation = assess([r.load for r in reports], await machine.stop(), scenario.load)
         server_after, _ = await backends.scrape(self.http, target, scenario.backend.metrics_path)

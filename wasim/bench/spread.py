@@ -11,6 +11,7 @@ next steps, so every process measures against the same schedule and the same win
                       finish
     child -> parent   ready {clients} | progress {delivered} | drained | result {ShareReport}
                       | error {error, message}
+                      (progress and drained carry {live} figures too with --live)
 
 The webhook sender stays in its own process (wasim.send.fleet); the parent fixes the start once
 every child is connected and hands each the whole schedule, so no send time is relayed live.
@@ -54,10 +55,10 @@ class _Listening(Child):
             raise self.error
 
     def take(self, kind: str, record: dict[str, Any]) -> None:
+        if "live" in record:
+            self.live = LiveShare.model_validate(record["live"])
         if kind == "progress":
             self.delivered = int(record["delivered"])
-            if "live" in record:
-                self.live = LiveShare.model_validate(record["live"])
         elif kind in self.steps:
             if kind == "ready":
                 self.clients = int(record["clients"])
