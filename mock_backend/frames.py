@@ -8,14 +8,15 @@ two task steps), encodes the packet and sends it through engineio's ASGI wrapper
 path cost 377 us of server CPU per delivery against the seed's Node.js backend's 82 us, and the
 server fell behind (benchmarks/fanout.py --shape 5k).
 
-Here the room's event becomes one Engine.IO packet and one WebSocket frame (bytes), and each
-socket gets either:
-- the frame, written straight to its transport (`wasim.connections`' `write` extension), when
-  its writer is idle with nothing queued or in hand (so nothing can overtake it) and writing is
-  not paused (so the transport's buffer stays under the high-water mark an ASGI send waits on);
+Here the room's events (those one commit made for that user, in order) become Engine.IO packets
+and their WebSocket frames, joined into one `bytes`, and each socket gets either:
+- the frames, in one write straight to its transport (`wasim.connections`' `write`
+  extension), when its writer is idle with nothing queued or in hand (so nothing can overtake
+  them) and writing is not paused (so the transport's buffer stays under the high-water mark an
+  ASGI send waits on): one `send()` per socket per commit, where socket.io makes one per event;
   or
-- the packet, put in its `Outbox`: the same bounded queue, with the same drop policy, that
-  every other Socket.IO packet goes through, and that its writer task drains in order.
+- the packets, put in order in its `Outbox`: the same bounded queue, with the same drop policy,
+  that every other Socket.IO packet goes through, and that its writer task drains in order.
 
 Several python-engineio internals are relied on (tests/test_engineio_hooks.py fails when they
 change): `AsyncServer.sockets`, an `AsyncSocket`'s `queue` (made by `create_queue`),
@@ -27,7 +28,7 @@ it reads again, and the ASGI driver's `_async['websocket']` class, built with th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import engineio
@@ -146,19 +147,30 @@ def tap(server: engineio.AsyncServer) -> None:
     server._async = {**server._async, "websocket": TappedWebSocket}
 
 
-def emit_to_room(server: Any, room: str, event: str, data: Any, namespace: str = "/") -> int:
-    """Send `event` to every socket in `room`; the number of sockets it was written or queued to.
+def emit_to_room(
+    server: Any, room: str, messages: Sequence[tuple[str, Any]], namespace: str = "/"
+) -> list[int]:
+    """Send each `(event, data)` in `messages`, in order, to every socket in `room`.
 
-    Same packet as `AsyncServer.emit(event, data, room=room)` without a callback.
+    Returns, for each message, the number of sockets it was written or queued to. Each message
+    is the packet `AsyncServer.emit(event, data, room=room)` sends without a callback. An idle
+    socket gets all of them in one write of consecutive frames: one `send()` per socket, where
+    a write per message makes one per message (uvloop sends at once when its buffer is empty).
     """
     participants = list(server.manager.get_participants(namespace, room))
-    if not participants:
-        return 0
-    text = server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
-    message = eio_packet.Packet(eio_packet.MESSAGE, text)
-    frame: bytes | None = None
+    if not participants or not messages:
+        return [0] * len(messages)
+    packets = [
+        eio_packet.Packet(
+            eio_packet.MESSAGE,
+            server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode(),
+        )
+        for event, data in messages
+    ]
+    frames: bytes | None = None
     sockets = server.eio.sockets
-    sent = 0
+    queued = [0] * len(packets)
+    written = 0
     for _, eio_sid in participants:
         socket = sockets.get(eio_sid)
         if socket is None or socket.closed:
@@ -168,12 +180,16 @@ def emit_to_room(server: Any, room: str, event: str, data: Any, namespace: str =
             continue
         write = outbox.write
         if write is not None and outbox.direct():
-            if frame is None:
-                frame = Frame(Opcode.TEXT, message.encode().encode()).serialize(mask=False)
-            if write(frame):
-                sent += 1
+            if frames is None:
+                frames = b"".join(
+                    Frame(Opcode.TEXT, p.encode().encode()).serialize(mask=False) for p in packets
+                )
+            if write(frames):
+                written += 1
                 continue
-        if not outbox.over:
+        for i, message in enumerate(packets):
+            if outbox.over:
+                break
             outbox.put_nowait(message)
-            sent += not outbox.over
-    return sent
+            queued[i] += not outbox.over
+    return [written + n for n in queued]

@@ -1,6 +1,7 @@
-"""The Socket.IO fan-out writes one ready frame per room to idle WebSockets (mock_backend/frames.py)
-and relies on python-engineio/python-socketio/uvicorn internals: these tests fail loudly when those
-change, rather than the backend silently falling back to the slow path (or reordering)."""
+"""The Socket.IO fan-out writes ready frames, encoded once per room, to idle WebSockets
+(mock_backend/frames.py) and relies on python-engineio/python-socketio/uvicorn internals: these
+tests fail loudly when those change, rather than the backend silently falling back to the slow
+path (or reordering)."""
 
 from __future__ import annotations
 
@@ -96,8 +97,8 @@ async def test_room_events_reach_a_websocket_client_as_ready_frames(
         finally:
             await client.disconnect()
     assert [name for name, _ in got] == ["new_message", "conversation_updated"]
-    assert len(written) == 2
-    assert b'42["new_message",' in written[0]
+    assert len(written) == 1  # both events' frames in one write
+    assert written[0].index(b'42["new_message",') < written[0].index(b'42["conversation_updated",')
 
 
 def test_engineio_sends_its_pings_through_the_socket_queue() -> None:
