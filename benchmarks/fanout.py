@@ -106,7 +106,9 @@ class Server:
         else:
             name, *flags = label.split(":")
             _, _, checkout = name.partition("@")
-            env = {"PYTHONPATH": checkout} if checkout else None
+            # PYTHONSAFEPATH: `python -m wasim` would otherwise put the current directory first
+            # on sys.path, and run from a source tree, that tree's `wasim` beats the checkout's.
+            env = {"PYTHONPATH": checkout, "PYTHONSAFEPATH": "1"} if checkout else None
             options = list(wasim_args)
             for flag in flags:
                 if flag.startswith("w"):

@@ -8,14 +8,15 @@ two task steps), encodes the packet and sends it through engineio's ASGI wrapper
 path cost 377 us of server CPU per delivery against the seed's Node.js backend's 82 us, and the
 server fell behind (benchmarks/fanout.py --shape 5k).
 
-Here the room's event becomes one Engine.IO packet and one WebSocket frame (bytes), and each
-socket gets either:
-- the frame, written straight to its transport (`wasim.connections`' `write` extension), when
-  its writer is idle with nothing queued or in hand (so nothing can overtake it) and writing is
-  not paused (so the transport's buffer stays under the high-water mark an ASGI send waits on);
+Here the room's events (those one commit made for that user, in order) become Engine.IO packets
+and their WebSocket frames, joined into one `bytes`, and each socket gets either:
+- the frames, in one write straight to its transport (`wasim.connections`' `write`
+  extension), when its writer is idle with nothing queued or in hand (so nothing can overtake
+  them) and writing is not paused (so the transport's buffer stays under the high-water mark an
+  ASGI send waits on): one `send()` per socket per commit, where socket.io makes one per event;
   or
-- the packet, put in its `Outbox`: the same bounded queue, with the same drop policy, that
-  every other Socket.IO packet goes through, and that its writer task drains in order.
+- the packets, put in order in its `Outbox`: the same bounded queue, with the same drop policy,
+  that every other Socket.IO packet goes through, and that its writer task drains in order.
 
 Several python-engineio internals are relied on (tests/test_engineio_hooks.py fails when they
 change): `AsyncServer.sockets`, an `AsyncSocket`'s `queue` (made by `create_queue`),
@@ -27,7 +28,7 @@ it reads again, and the ASGI driver's `_async['websocket']` class, built with th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import engineio
@@ -39,6 +40,9 @@ from websockets.frames import Frame, Opcode
 from wasim.connections import EXTENSION
 
 Write = Callable[[bytes], bool]
+PING_FRAME = Frame(Opcode.TEXT, eio_packet.Packet(eio_packet.PING).encode().encode()).serialize(
+    mask=False
+)
 
 
 class Outbox(asyncio.Queue[Any]):
@@ -46,8 +50,10 @@ class Outbox(asyncio.Queue[Any]):
 
     The message past the limit is not queued: `overflow` is called once instead, to drop the
     socket (it resumes from its last event id). Control packets (ping, close, the writer's
-    stop) always pass. `write` is set while the socket is on a WebSocket that takes ready
-    frames (see the module docstring).
+    stop) always pass. `write` and `socket` are set while the socket is on a WebSocket that
+    takes ready frames (see the module docstring); a ping put while the writer is idle is then
+    written at once as a ready frame, rather than waking the writer task to send it through
+    engineio's and uvicorn's ASGI layers (with 5,000 listeners that is 200 pings a second).
     """
 
     def __init__(self, limit: int, overflow: Any) -> None:
@@ -57,10 +63,15 @@ class Outbox(asyncio.Queue[Any]):
         self.over = False  # no more messages are queued
         self.dropped = False
         self.write: Write | None = None
+        self.socket: Any = None  # the engineio socket, while `write` is set
         self._waiting = False  # the writer waits in get() on an empty queue
         self._drained: asyncio.Event | None = None
 
     def put_nowait(self, item: Any) -> None:
+        if isinstance(item, eio_packet.Packet) and item.packet_type == eio_packet.PING:
+            write = self.write
+            if write is not None and self.direct() and write(PING_FRAME):
+                return
         if isinstance(item, eio_packet.Packet) and item.packet_type == eio_packet.MESSAGE:
             if self.over:
                 return
@@ -84,6 +95,11 @@ class Outbox(asyncio.Queue[Any]):
         `qsize()` covers the time between the wake-up and the writer taking it.
         """
         return self._waiting and not self.qsize()
+
+    def direct(self) -> bool:
+        """A ready frame may be written now: on an upgraded WebSocket, with the writer idle."""
+        socket = self.socket
+        return self.write is not None and socket is not None and socket.upgraded and self.idle()
 
     def _get(self) -> Any:
         item = super()._get()
@@ -119,11 +135,11 @@ class TappedWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
         environ.pop("wsgi.input", None)
         if not isinstance(outbox, Outbox) or write is None:
             return await super().__call__(environ)  # type: ignore[no-any-return]
-        outbox.write = write
+        outbox.write, outbox.socket = write, socket
         try:
             return await super().__call__(environ)  # type: ignore[no-any-return]
         finally:
-            outbox.write = None
+            outbox.write = outbox.socket = None
 
 
 def tap(server: engineio.AsyncServer) -> None:
@@ -131,19 +147,30 @@ def tap(server: engineio.AsyncServer) -> None:
     server._async = {**server._async, "websocket": TappedWebSocket}
 
 
-def emit_to_room(server: Any, room: str, event: str, data: Any, namespace: str = "/") -> int:
-    """Send `event` to every socket in `room`; the number of sockets it was written or queued to.
+def emit_to_room(
+    server: Any, room: str, messages: Sequence[tuple[str, Any]], namespace: str = "/"
+) -> list[int]:
+    """Send each `(event, data)` in `messages`, in order, to every socket in `room`.
 
-    Same packet as `AsyncServer.emit(event, data, room=room)` without a callback.
+    Returns, for each message, the number of sockets it was written or queued to. Each message
+    is the packet `AsyncServer.emit(event, data, room=room)` sends without a callback. An idle
+    socket gets all of them in one write of consecutive frames: one `send()` per socket, where
+    a write per message makes one per message (uvloop sends at once when its buffer is empty).
     """
     participants = list(server.manager.get_participants(namespace, room))
-    if not participants:
-        return 0
-    text = server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode()
-    message = eio_packet.Packet(eio_packet.MESSAGE, text)
-    frame: bytes | None = None
+    if not participants or not messages:
+        return [0] * len(messages)
+    packets = [
+        eio_packet.Packet(
+            eio_packet.MESSAGE,
+            server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, data]).encode(),
+        )
+        for event, data in messages
+    ]
+    frames: bytes | None = None
     sockets = server.eio.sockets
-    sent = 0
+    queued = [0] * len(packets)
+    written = 0
     for _, eio_sid in participants:
         socket = sockets.get(eio_sid)
         if socket is None or socket.closed:
@@ -151,13 +178,18 @@ def emit_to_room(server: Any, room: str, event: str, data: Any, namespace: str =
         outbox = socket.queue
         if not isinstance(outbox, Outbox):
             continue
-        if outbox.write is not None and socket.upgraded and outbox.idle():
-            if frame is None:
-                frame = Frame(Opcode.TEXT, message.encode().encode()).serialize(mask=False)
-            if outbox.write(frame):
-                sent += 1
+        write = outbox.write
+        if write is not None and outbox.direct():
+            if frames is None:
+                frames = b"".join(
+                    Frame(Opcode.TEXT, p.encode().encode()).serialize(mask=False) for p in packets
+                )
+            if write(frames):
+                written += 1
                 continue
-        if not outbox.over:
+        for i, message in enumerate(packets):
+            if outbox.over:
+                break
             outbox.put_nowait(message)
-            sent += not outbox.over
-    return sent
+            queued[i] += not outbox.over
+    return [written + n for n in queued]

@@ -129,10 +129,14 @@ class Hub:
 
     async def publish(self, events: list[Event]) -> None:
         """Emit to the user's room and hand to the user's streams; caller holds `publishing()`."""
+        rooms: dict[str, list[Event]] = {}
         for event in events:
-            room = f"user:{event.user}"
-            sockets = emit_to_room(self.sio, room, self.name(event), event.payload)
-            self.count("socketio", event, sockets)  # once per socket that was sent it
+            rooms.setdefault(event.user, []).append(event)
+        for user, mine in rooms.items():
+            messages = [(self.name(event), event.payload) for event in mine]
+            sent = emit_to_room(self.sio, f"user:{user}", messages)
+            for event, sockets in zip(mine, sent, strict=True):
+                self.count("socketio", event, sockets)  # once per socket that was sent it
         self.deliver(events)
 
     def deliver(self, events: list[Event]) -> None:

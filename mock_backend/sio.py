@@ -133,7 +133,7 @@ def install_handlers(backend: Backend) -> None:
         timeout = backend.settings.send_timeout
         try:
             async for event in subscription.events():
-                frames.emit_to_room(sio, sid, hub.name(event), event.payload)  # its own room
+                frames.emit_to_room(sio, sid, [(hub.name(event), event.payload)])  # own room
                 queue = outbox(sid)
                 if queue is not None and not await queue.drained(timeout):
                     fell_behind(sid)
