@@ -40,9 +40,6 @@ from websockets.frames import Frame, Opcode
 from wasim.connections import EXTENSION
 
 Write = Callable[[bytes], bool]
-PING_FRAME = Frame(Opcode.TEXT, eio_packet.Packet(eio_packet.PING).encode().encode()).serialize(
-    mask=False
-)
 
 
 class Outbox(asyncio.Queue[Any]):
@@ -51,9 +48,7 @@ class Outbox(asyncio.Queue[Any]):
     The message past the limit is not queued: `overflow` is called once instead, to drop the
     socket (it resumes from its last event id). Control packets (ping, close, the writer's
     stop) always pass. `write` and `socket` are set while the socket is on a WebSocket that
-    takes ready frames (see the module docstring); a ping put while the writer is idle is then
-    written at once as a ready frame, rather than waking the writer task to send it through
-    engineio's and uvicorn's ASGI layers (with 5,000 listeners that is 200 pings a second).
+    takes ready frames (see the module docstring).
     """
 
     def __init__(self, limit: int, overflow: Any) -> None:
@@ -68,10 +63,6 @@ class Outbox(asyncio.Queue[Any]):
         self._drained: asyncio.Event | None = None
 
     def put_nowait(self, item: Any) -> None:
-        if isinstance(item, eio_packet.Packet) and item.packet_type == eio_packet.PING:
-            write = self.write
-            if write is not None and self.direct() and write(PING_FRAME):
-                return
         if isinstance(item, eio_packet.Packet) and item.packet_type == eio_packet.MESSAGE:
             if self.over:
                 return

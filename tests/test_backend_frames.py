@@ -99,39 +99,3 @@ async def test_room_events_reach_a_websocket_client_as_ready_frames(
     assert [name for name, _ in got] == ["new_message", "conversation_updated"]
     assert len(written) == 1  # both events' frames in one write
     assert written[0].index(b'42["new_message",') < written[0].index(b'42["conversation_updated",')
-
-
-def test_engineio_sends_its_pings_through_the_socket_queue() -> None:
-    # `Outbox.put_nowait` writes a ping at once when it can: engineio must still hand its pings
-    # to the queue with `put`, as a plain PING packet.
-    ping = " ".join(inspect.getsource(async_socket.AsyncSocket._send_ping).split())
-    assert "await self.send(packet.Packet(packet.PING))" in ping
-    assert "await self.queue.put(pkt)" in inspect.getsource(async_socket.AsyncSocket.send)
-
-
-async def test_pings_reach_an_idle_websocket_client_as_ready_frames(
-    settings: Settings, token_for: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    written: list[bytes] = []
-    write_frame = ws_protocol().write_frame  # type: ignore[attr-defined]
-
-    def counted(self: Any, frame: bytes) -> bool:
-        ok: bool = write_frame(self, frame)
-        if ok:
-            written.append(frame)
-        return ok
-
-    monkeypatch.setattr(ws_protocol(), "write_frame", counted)
-    app = create_app(settings)
-    app.backend.sio.eio.ping_interval = 0.05  # type: ignore[attr-defined]
-    with ServerThread(app) as server:
-        got: Got = []
-        client = await sio_listen(server.url, token_for("demo"), got)
-        try:
-            await wait_for(lambda: written.count(frames.PING_FRAME) >= 3)
-            assert client.connected  # it answered each ping
-            await post(server.url, samples.envelope([samples.text_message(PHONE, "after")]))
-            await wait_for(lambda: len(got) == 2)
-        finally:
-            await client.disconnect()
-    assert [name for name, _ in got] == ["new_message", "conversation_updated"]

@@ -98,7 +98,11 @@ async def test_drop_without_resume_loses_push_messages_and_hybrid_polling_recove
 
 
 async def test_drop_with_resume_replays_what_was_sent_during_it(backend_url: str) -> None:
-    result = await run_bench(loads(BUNDLED.format(url=backend_url) + TRAFFIC + DROP))
+    # At 2 s every client holds an event to resume after. One that holds none yet (a fresh
+    # backend slow with its first deliveries on a loaded machine, at 1 s) reconnects with no
+    # resume point and gets live events only: a limit of the protocol, not what this tests.
+    later = DROP.replace('start = "1s"', 'start = "2s"')
+    result = await run_bench(loads(BUNDLED.format(url=backend_url) + TRAFFIC + later))
     for group in ("socketio", "sse", "ws"):
         drop = drop_of(result, group)
         assert drop.reached["never"] == 0, (group, drop.reached, result.warnings)
