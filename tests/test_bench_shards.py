@@ -336,3 +336,20 @@ def test_bench_shard_takes_its_seed_from_the_environment() -> None:
     env = {"WASIM_SEED": "5", "WASIM_SHARD": "2/2"}
     result = CliRunner().invoke(app, ["bench", "ci-smoke", "--users", "1"], env=env)
     assert result.exit_code == 2 and "--shard 2/2: 2 shards for 1 users" in result.output
+
+
+async def test_shards_of_a_foreign_backend_add_up_to_every_delivery(foreign_url: str) -> None:
+    # tests/foreign_backend.py: login for tokens, a setup call's captured id, other paths and
+    # event names, no event ids: each shard logs in and sets up only its own users.
+    from tests.test_bench_faults import FOREIGN, TRAFFIC
+
+    text = FOREIGN.format(url=foreign_url) + TRAFFIC.replace("[traffic]", "[traffic]\nseed = 5")
+    scenario = loads(text.replace("count = 2", "count = 3"))
+    parts = [await run_bench(scenario, shard=Shard(index, 2)) for index in (1, 2)]
+    merged = merge_results(parts)
+    assert [p.shard.index for p in parts if p.shard] == [1, 2]
+    for group in merged.groups:
+        shares = [next(g for g in p.groups if g.name == group.name) for p in parts]
+        assert group.expected == sum(s.expected for s in shares) > 0
+        assert group.delivered == group.expected, group.name
+        assert group.users == sum(s.users for s in shares) == 3
